@@ -1,0 +1,53 @@
+// The disk behind a small interface: the library reads and writes images only
+// through BlockDevice, so unit tests can run on memory, record every write and
+// inject failures or crashes (see memory_device.hpp).
+#pragma once
+
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace imgmend::io {
+
+using util::Result;
+
+enum class Allocation { data, hole };
+
+// A run of bytes with the same allocation state in the host file.
+struct AllocationRun {
+    Allocation state;
+    uint64_t length;
+};
+
+class BlockDevice {
+public:
+    virtual ~BlockDevice() = default;
+
+    virtual const std::string& name() const = 0;
+    virtual uint64_t size() const = 0;
+
+    // Reads exactly out.size() bytes; a range past the end is an error.
+    virtual Result<void> read(uint64_t offset, std::span<uint8_t> out) = 0;
+    virtual Result<void> write(uint64_t offset, std::span<const uint8_t> in) = 0;
+    virtual Result<void> flush() = 0;
+    virtual bool can_resize() const = 0;
+    virtual Result<void> resize(uint64_t new_size) = 0;
+    // Deallocate a range (hole punch); reads return zeros afterwards.
+    virtual Result<void> discard(uint64_t offset, uint64_t length) = 0;
+    // Whether the host stores data at offset, and for how long that holds
+    // (at most up to size()). Devices without the notion report data.
+    virtual Result<AllocationRun> allocation_at(uint64_t offset) = 0;
+    // Bytes the host actually stores (st_blocks * 512 for a file).
+    virtual uint64_t allocated_bytes() const = 0;
+
+    // Reads what exists of [offset, offset + out.size()) and zero-fills the
+    // part past the end, as a guest sees a short host file.
+    Result<void> read_zero_padded(uint64_t offset, std::span<uint8_t> out);
+};
+
+using DevicePtr = std::shared_ptr<BlockDevice>;
+
+} // namespace imgmend::io

@@ -1,0 +1,66 @@
+#include "qcow2/snapshot.hpp"
+
+#include "qcow2/limits.hpp"
+#include "util/checked.hpp"
+#include "util/cursor.hpp"
+
+namespace imgmend::qcow2 {
+
+using util::Errc;
+using util::fail;
+
+namespace {
+constexpr uint64_t fixed_entry_bytes = 40;
+}
+
+io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header& header)
+{
+    SnapshotTable table;
+    uint64_t pos = header.snapshots_offset;
+    table.entries.reserve(header.nb_snapshots);
+    for (uint32_t i = 0; i < header.nb_snapshots; ++i) {
+        std::vector<uint8_t> fixed(fixed_entry_bytes);
+        if (!util::range_within(pos, fixed_entry_bytes, dev.size()))
+            return fail(Errc::truncated, "snapshot table entry {} at {:#x} extends beyond end of file", i, pos);
+        TRY(dev.read(pos, fixed));
+        util::Cursor c(fixed);
+        Snapshot s;
+        s.entry_offset = pos;
+        s.l1_table_offset = c.be64();
+        s.l1_size = c.be32();
+        uint16_t id_size = c.be16();
+        uint16_t name_size = c.be16();
+        s.date_sec = c.be32();
+        s.date_nsec = c.be32();
+        s.vm_clock_nsec = c.be64();
+        s.vm_state_size = c.be32();
+        s.extra_data_size = c.be32();
+        if (s.extra_data_size > max_snapshot_extra)
+            return fail(Errc::corrupt_metadata, "Too much extra metadata in snapshot table entry {} at {:#x} ({} bytes)",
+                        i, pos, s.extra_data_size);
+        uint64_t variable = uint64_t{s.extra_data_size} + id_size + name_size;
+        if (!util::range_within(pos + fixed_entry_bytes, variable, dev.size()))
+            return fail(Errc::truncated, "snapshot table entry {} at {:#x} extends beyond end of file", i, pos);
+        std::vector<uint8_t> rest(variable);
+        TRY(dev.read(pos + fixed_entry_bytes, rest));
+        util::Cursor r(rest);
+        if (s.extra_data_size >= 8)
+            s.vm_state_size = r.be64();
+        if (s.extra_data_size >= 16)
+            s.disk_size = r.be64();
+        if (s.extra_data_size >= 24)
+            s.icount = r.be64();
+        r.seek(s.extra_data_size);
+        s.id = r.string(id_size);
+        s.name = r.string(name_size);
+        s.entry_size = *util::align_up(fixed_entry_bytes + variable, 8);
+        pos += s.entry_size;
+        table.total_bytes += s.entry_size;
+        if (table.total_bytes > max_snapshot_table_bytes)
+            return fail(Errc::out_of_range, "snapshot table too large (over {} bytes)", max_snapshot_table_bytes);
+        table.entries.push_back(std::move(s));
+    }
+    return table;
+}
+
+} // namespace imgmend::qcow2

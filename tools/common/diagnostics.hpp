@@ -1,0 +1,14 @@
+// The one place tools print errors: "imgmend-map: error: <message>".
+#pragma once
+
+#include "util/error.hpp"
+
+#include <string_view>
+
+namespace imgmend::tools {
+
+void print_error(std::string_view tool, std::string_view message);
+void print_error(std::string_view tool, const util::Error& error);
+void print_warning(std::string_view tool, std::string_view message);
+
+} // namespace imgmend::tools

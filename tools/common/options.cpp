@@ -1,0 +1,56 @@
+#include "common/options.hpp"
+
+#include "common/diagnostics.hpp"
+#include "common/exit_code.hpp"
+
+#include <fmt/format.h>
+#include <iostream>
+
+namespace imgmend::tools {
+
+OptionParser::OptionParser(std::string tool, std::string usage, std::string summary)
+    : tool_(std::move(tool)), usage_(std::move(usage)), summary_(std::move(summary)), options_("Options")
+{
+    options_.add_options()("help,h", "print this help and exit");
+}
+
+void OptionParser::add_image_options()
+{
+    options_.add_options()
+        ("format,f", po::value<std::string>(), "image format (qcow2 or raw); probed when absent")
+        ("force-share,U", "open without taking qemu's image locks");
+}
+
+void OptionParser::print_help() const
+{
+    fmt::print("Usage: {} {}\n\n{}\n\n", tool_, usage_, summary_);
+    std::cout << options_ << "\n";
+    fmt::print("See {}(1) for details.\n", tool_);
+}
+
+std::optional<int> OptionParser::parse(int argc, char** argv)
+{
+    po::options_description all;
+    all.add(options_);
+    all.add_options()("image", po::value<std::string>());
+    po::positional_options_description positional;
+    positional.add("image", 1);
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm_);
+        po::notify(vm_);
+    } catch (const po::error& e) {
+        print_error(tool_, fmt::format("{} (try '{} --help')", e.what(), tool_));
+        return to_int(ExitCode::usage);
+    }
+    if (vm_.count("help")) {
+        print_help();
+        return to_int(ExitCode::ok);
+    }
+    if (!vm_.count("image")) {
+        print_error(tool_, fmt::format("Expecting one image file name (try '{} --help')", tool_));
+        return to_int(ExitCode::usage);
+    }
+    return std::nullopt;
+}
+
+} // namespace imgmend::tools

@@ -1,0 +1,3 @@
+#include "map/map_command.hpp"
+
+int main(int argc, char** argv) { return imgmend::tools::map_main(argc, argv); }

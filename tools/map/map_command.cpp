@@ -1,0 +1,103 @@
+#include "map/map_command.hpp"
+
+#include "common/diagnostics.hpp"
+#include "common/exit_code.hpp"
+#include "common/open_chain.hpp"
+#include "common/progress.hpp"
+#include "common/size_arg.hpp"
+#include "map/map_output.hpp"
+#include "util/checked.hpp"
+
+namespace imgmend::tools {
+
+namespace {
+
+constexpr const char* tool = "imgmend-map";
+
+std::optional<MapFormat> parse_map_format(const std::string& name)
+{
+    if (name == "human")
+        return MapFormat::human;
+    if (name == "json")
+        return MapFormat::json;
+    if (name == "joint")
+        return MapFormat::joint;
+    return std::nullopt;
+}
+
+int fail_with(const util::Error& error)
+{
+    print_error(tool, error);
+    return to_int(ExitCode::failed);
+}
+
+} // namespace
+
+int map_main(int argc, char** argv)
+{
+    OptionParser parser(tool, "[-f FMT] [--output=human|json|joint] [--start-offset=N] [--max-length=N] [-U] "
+                              "[--totals] [-p] IMAGE",
+                        "Print the allocation of every guest byte of IMAGE through its backing chain.");
+    parser.add_image_options();
+    parser.options().add_options()
+        ("output", po::value<std::string>()->default_value("human"), "human, json or joint")
+        ("start-offset", po::value<std::string>(), "first guest byte to map (size suffixes allowed)")
+        ("max-length", po::value<std::string>(), "map at most this many bytes")
+        ("totals", "print bytes per class and a fragmentation figure instead of the extents")
+        ("progress,p", "show progress on stderr");
+    if (auto code = parser.parse(argc, argv))
+        return *code;
+    const auto& vm = parser.vm();
+
+    auto format = parse_map_format(vm["output"].as<std::string>());
+    if (!format) {
+        print_error(tool, fmt::format("--output must be human, json or joint, not '{}'", vm["output"].as<std::string>()));
+        return to_int(ExitCode::usage);
+    }
+    uint64_t start = 0;
+    uint64_t max_length = UINT64_MAX;
+    if (vm.count("start-offset")) {
+        auto v = parse_size(vm["start-offset"].as<std::string>());
+        if (!v)
+            return fail_with(v.error());
+        start = *v;
+    }
+    if (vm.count("max-length")) {
+        auto v = parse_size(vm["max-length"].as<std::string>());
+        if (!v)
+            return fail_with(v.error());
+        max_length = *v;
+    }
+
+    auto chain = open_chain_from_options(vm, {});
+    if (!chain)
+        return fail_with(chain.error());
+    uint64_t end = util::checked_add(start, max_length).value_or(UINT64_MAX);
+
+    Progress progress(vm.count("progress") ? ProgressStyle::bar : ProgressStyle::off, "map");
+    auto on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+    util::Result<void> result;
+    if (vm.count("totals")) {
+        map::Totals totals;
+        result = map::map_chain(*chain, start, end, [&](const map::MapEntry& e) -> util::Result<void> {
+            totals.add(e);
+            return {};
+        }, on_progress);
+        progress.finish();
+        if (result)
+            print_totals(*format, totals, stdout);
+    } else {
+        MapPrinter printer(*format, stdout);
+        printer.begin();
+        result = map::map_chain(*chain, start, end, [&](const map::MapEntry& e) { return printer.entry(e); },
+                                on_progress);
+        progress.finish();
+        if (result)
+            printer.end();
+    }
+    if (!result)
+        return fail_with(result.error());
+    return to_int(ExitCode::ok);
+}
+
+} // namespace imgmend::tools
