@@ -28,6 +28,8 @@ public:
     Result<void> discard(uint64_t offset, uint64_t length) override;
     Result<AllocationRun> allocation_at(uint64_t offset) override;
     uint64_t allocated_bytes() const override;
+    // Does another process hold qemu's write permission on this file?
+    bool writer_present() const { return io::writer_present(fd_); }
 
     // Identity of the underlying file, for loop detection in chains.
     uint64_t device_id() const { return dev_; }

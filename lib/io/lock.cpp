@@ -90,4 +90,10 @@ util::Result<void> acquire_lock(int fd, const std::string& path, LockMode mode)
     return {};
 }
 
+bool writer_present(int fd)
+{
+    auto c = conflicts(fd, held_base + 1);
+    return c.has_value() && *c;
+}
+
 } // namespace imgmend::io

@@ -19,4 +19,7 @@ enum class LockMode {
 // Tests for conflicts and takes the locks on fd (held until it is closed).
 util::Result<void> acquire_lock(int fd, const std::string& path, LockMode mode);
 
+// Does another open file description hold the write permission (byte 101)?
+bool writer_present(int fd);
+
 } // namespace imgmend::io

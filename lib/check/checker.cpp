@@ -1,0 +1,190 @@
+#include "check/checker.hpp"
+
+#include "refcount/refcount_reader.hpp"
+#include "util/checked.hpp"
+
+#include <fmt/format.h>
+
+namespace imgmend::check {
+
+namespace {
+constexpr uint64_t reftable_reserved_mask = 0x1ff;
+}
+
+Result<CheckReport> check_qcow2(qcow2::Image& image, const CheckOptions& options)
+{
+    Checker checker(image, options);
+    return checker.run();
+}
+
+Checker::Checker(qcow2::Image& image, const CheckOptions& options)
+    : image_(image), options_(options), geometry_(image.geometry()), dev_(image.file()), file_size_(dev_.size()),
+      counts_(geometry_.refcount_order, util::div_round_up(file_size_, geometry_.cluster_size))
+{
+}
+
+Result<CheckReport> Checker::run()
+{
+    uint64_t guest_bytes = (geometry_.virtual_size + 511) / 512 * 512;
+    report_.total_clusters = util::div_round_up(guest_bytes, geometry_.cluster_size);
+    read_snapshots();
+    read_bitmaps();
+    reftable_ = TRY(refcount::read_refcount_table(dev_, image_.header()));
+
+    WalkInputs inputs;
+    inputs.snapshots = snapshots_ ? &*snapshots_ : nullptr;
+    inputs.bitmaps = bitmaps_ ? &*bitmaps_ : nullptr;
+    inputs.bitmap_directory_damaged = bitmap_directory_damaged_;
+    ReferenceWalker walker(image_, inputs, Reporting::findings, report_,
+                           [this](uint64_t offset, uint64_t size, const Role& role) {
+                               count_reference(offset, size, role);
+                           });
+    if (options_.progress)
+        walker.set_progress([this](uint64_t done, uint64_t total) { options_.progress(done, total, "tables"); });
+    TRY(walker.walk());
+    check_refcount_blocks();
+    TRY(compare_refcounts());
+    TRY(check_copied_flags());
+    attribute_owners();
+    add_warnings();
+    if (options_.verify_compressed == VerifyCompressed::yes)
+        verify_compressed_clusters();
+    return std::move(report_);
+}
+
+void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
+{
+    if (size == 0)
+        return;
+    const uint64_t cs = geometry_.cluster_size;
+    auto end = util::checked_add(offset, size);
+    if (!end || (*end > file_size_ && *end - file_size_ >= cs)) {
+        Finding f{FindingKind::beyond_end_of_file, Severity::corruption, Repair::none,
+                  fmt::format("ERROR: counting reference for region exceeding the end of the file by one cluster or "
+                              "more: offset 0x{:x} size 0x{:x}",
+                              offset, size)};
+        f.host_offset = offset;
+        f.l1_index = role.l1_index;
+        f.l2_index = role.l2_index;
+        f.guest_offset = role.guest_offset;
+        f.snapshot = role.snapshot;
+        f.bitmap = role.bitmap;
+        f.owner = role.describe();
+        report_.add(std::move(f));
+        return;
+    }
+    uint64_t first = offset / cs;
+    uint64_t last = (*end - 1) / cs;
+    // Bounded: the end lies less than one cluster past the end of the file.
+    counts_.grow(last + 1);
+    for (uint64_t k = first; k <= last; ++k) {
+        if (counts_.increment(k))
+            continue;
+        Finding f{FindingKind::refcount_overflow, Severity::corruption, Repair::none,
+                  fmt::format("ERROR: overflow cluster offset=0x{:x}", k * cs)};
+        f.cluster = k;
+        f.host_offset = k * cs;
+        f.owner = role.describe();
+        report_.add(std::move(f));
+    }
+}
+
+void Checker::read_snapshots()
+{
+    if (image_.header().nb_snapshots == 0) {
+        snapshots_ = qcow2::SnapshotTable{};
+        return;
+    }
+    auto table = qcow2::read_snapshot_table(dev_, image_.header());
+    if (!table) {
+        Finding f{FindingKind::snapshot_table_damaged, Severity::corruption, Repair::all,
+                  fmt::format("ERROR snapshot table: {}", table.error().message)};
+        f.host_offset = table.error().offset.value_or(image_.header().snapshots_offset);
+        report_.add(std::move(f));
+        return;
+    }
+    if (image_.header().version >= 3) {
+        for (size_t i = 0; i < table->entries.size(); ++i) {
+            const qcow2::Snapshot& sn = table->entries[i];
+            if (sn.extra_data_size >= 16)
+                continue;
+            Finding f{FindingKind::snapshot_table_damaged, Severity::corruption, Repair::all,
+                      fmt::format("ERROR snapshot table entry {} is incomplete", i)};
+            f.snapshot = sn.id;
+            f.host_offset = sn.entry_offset;
+            report_.add(std::move(f));
+        }
+    }
+    snapshots_ = std::move(*table);
+}
+
+void Checker::read_bitmaps()
+{
+    const auto& ext = image_.extensions().bitmaps;
+    if (!ext || !(image_.header().autoclear_features & qcow2::autoclear_bitmaps) || ext->nb_bitmaps == 0)
+        return;
+    auto dir = qcow2::read_bitmap_directory(dev_, *ext);
+    if (!dir) {
+        bitmap_directory_damaged_ = true;
+        Finding f{FindingKind::bitmap_directory_damaged, Severity::corruption, Repair::none,
+                  fmt::format("ERROR bitmap directory: {}", dir.error().message)};
+        f.host_offset = ext->directory_offset;
+        report_.add(std::move(f));
+        return;
+    }
+    for (const auto& bm : *dir) {
+        if (!(bm.flags & qcow2::bitmap_flag_in_use))
+            continue;
+        Finding f{FindingKind::bitmap_in_use, Severity::warning, Repair::none,
+                  fmt::format("bitmap '{}' is marked in use: it was not saved cleanly and cannot be trusted",
+                              bm.name)};
+        f.bitmap = bm.name;
+        f.host_offset = bm.entry_offset;
+        report_.add(std::move(f));
+    }
+    bitmaps_ = std::move(*dir);
+}
+
+void Checker::check_refcount_blocks()
+{
+    const uint64_t cs = geometry_.cluster_size;
+    uint64_t table_entries = uint64_t{image_.header().refcount_table_clusters} * cs / 8;
+    for (uint64_t i = 0; i < std::min<uint64_t>(table_entries, reftable_.size()); ++i) {
+        uint64_t entry = reftable_[i];
+        uint64_t offset = entry & refcount::reftable_offset_mask;
+        Finding f{FindingKind::refblock_reserved_bits, Severity::corruption, Repair::all, {}};
+        f.host_offset = image_.header().refcount_table_offset + i * 8;
+        if (entry & reftable_reserved_mask) {
+            f.message = fmt::format("ERROR refcount table entry {} has reserved bits set", i);
+            report_.add(std::move(f));
+            continue;
+        }
+        if (offset % cs != 0) {
+            f.kind = FindingKind::refblock_unaligned;
+            f.message = fmt::format("ERROR refcount block {} is not cluster aligned; refcount table entry corrupted", i);
+            report_.add(std::move(f));
+            continue;
+        }
+        uint64_t cluster = offset / cs;
+        if (cluster >= counts_.size()) {
+            f.kind = FindingKind::refblock_outside_image;
+            f.message = fmt::format("ERROR refcount block {} is outside image", i);
+            report_.add(std::move(f));
+            continue;
+        }
+        if (offset == 0)
+            continue;
+        Role role{RoleKind::refcount_block};
+        role.table_index = i;
+        count_reference(offset, cs, role);
+        if (counts_.get(cluster) != 1) {
+            f.kind = FindingKind::refblock_refcount;
+            f.message = fmt::format("ERROR refcount block {} refcount={}", i, counts_.get(cluster));
+            f.cluster = cluster;
+            f.host_offset = offset;
+            report_.add(std::move(f));
+        }
+    }
+}
+
+} // namespace imgmend::check

@@ -1,0 +1,52 @@
+// Internal state of one check run, shared by the files that implement its
+// passes (checker.cpp, refcount_compare.cpp, warnings.cpp).
+#pragma once
+
+#include "check/check.hpp"
+#include "check/cluster_counts.hpp"
+#include "check/reference_walker.hpp"
+
+#include <unordered_map>
+
+namespace imgmend::check {
+
+class Checker {
+public:
+    Checker(qcow2::Image& image, const CheckOptions& options);
+    Result<CheckReport> run();
+
+private:
+    // Counts one reference to [offset, offset + size), as qemu's
+    // qcow2_inc_refcounts_imrt: refused when it ends a cluster or more past
+    // the end of the file; saturating (and reported) at the width's maximum.
+    void count_reference(uint64_t offset, uint64_t size, const Role& role);
+    void read_snapshots();
+    void read_bitmaps();
+    void check_refcount_blocks();
+    Result<void> compare_refcounts();
+    Result<void> check_copied_flags();
+    void attribute_owners();
+    void add_warnings();
+    void verify_compressed_clusters();
+    Result<uint64_t> on_disk_refcount(uint64_t cluster);
+
+    qcow2::Image& image_;
+    const CheckOptions& options_;
+    const qcow2::Geometry& geometry_;
+    io::BlockDevice& dev_;
+    uint64_t file_size_;
+    ClusterCounts counts_;
+    CheckReport report_;
+    std::optional<qcow2::SnapshotTable> snapshots_;
+    std::optional<std::vector<qcow2::BitmapEntry>> bitmaps_;
+    bool bitmap_directory_damaged_ = false;
+    std::vector<uint64_t> reftable_;
+    // On-disk refcounts that differ from the counted ones (found by
+    // compare_refcounts); everywhere else the two agree.
+    std::unordered_map<uint64_t, uint64_t> mismatches_;
+    std::vector<uint64_t> unreadable_;
+    uint64_t cached_block_offset_ = 0;
+    std::vector<uint8_t> cached_block_;
+};
+
+} // namespace imgmend::check

@@ -1,0 +1,56 @@
+#include "check/cluster_counts.hpp"
+
+namespace imgmend::check {
+
+namespace {
+uint64_t words_for(uint32_t order, uint64_t clusters)
+{
+    uint64_t bits = clusters << order;
+    return bits / 64 + (bits % 64 != 0);
+}
+} // namespace
+
+ClusterCounts::ClusterCounts(uint32_t refcount_order, uint64_t clusters)
+    : order_(refcount_order), clusters_(clusters),
+      max_(refcount_order == 6 ? ~uint64_t{0} : (uint64_t{1} << (1u << refcount_order)) - 1),
+      words_(words_for(refcount_order, clusters), 0)
+{
+}
+
+uint64_t ClusterCounts::get(uint64_t cluster) const
+{
+    if (order_ == 6)
+        return words_[cluster];
+    uint64_t bit = cluster << order_;
+    return (words_[bit / 64] >> (bit % 64)) & max_;
+}
+
+void ClusterCounts::set(uint64_t cluster, uint64_t value)
+{
+    if (order_ == 6) {
+        words_[cluster] = value;
+        return;
+    }
+    uint64_t bit = cluster << order_;
+    uint64_t& w = words_[bit / 64];
+    w = (w & ~(max_ << (bit % 64))) | ((value & max_) << (bit % 64));
+}
+
+bool ClusterCounts::increment(uint64_t cluster)
+{
+    uint64_t v = get(cluster);
+    if (v == max_)
+        return false;
+    set(cluster, v + 1);
+    return true;
+}
+
+void ClusterCounts::grow(uint64_t clusters)
+{
+    if (clusters <= clusters_)
+        return;
+    clusters_ = clusters;
+    words_.resize(words_for(order_, clusters), 0);
+}
+
+} // namespace imgmend::check

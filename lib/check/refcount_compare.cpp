@@ -1,0 +1,205 @@
+// The comparison passes: counted references against on-disk refcounts, and
+// OFLAG_COPIED against on-disk refcounts, as qemu-img check does them.
+#include "check/checker.hpp"
+
+#include "qcow2/l2_entry.hpp"
+#include "refcount/refcount_block.hpp"
+#include "refcount/refcount_reader.hpp"
+#include "util/checked.hpp"
+#include "util/cursor.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <unordered_set>
+
+namespace imgmend::check {
+
+Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
+{
+    if (std::binary_search(unreadable_.begin(), unreadable_.end(), cluster))
+        return util::fail(util::Errc::corrupt_metadata, "refcount of cluster {} is unreadable", cluster);
+    if (cluster < counts_.size()) {
+        auto it = mismatches_.find(cluster);
+        return it == mismatches_.end() ? counts_.get(cluster) : it->second;
+    }
+    uint64_t t = cluster / geometry_.refblock_entries;
+    if (t >= reftable_.size())
+        return 0;
+    uint64_t block = reftable_[t] & refcount::reftable_offset_mask;
+    if (block == 0)
+        return 0;
+    if (block % geometry_.cluster_size != 0)
+        return util::fail(util::Errc::corrupt_metadata, "refcount block {} is unaligned", t);
+    if (block != cached_block_offset_ || cached_block_.empty()) {
+        cached_block_.resize(geometry_.cluster_size);
+        TRY(dev_.read_zero_padded(block, cached_block_));
+        cached_block_offset_ = block;
+    }
+    return refcount::get_entry(cached_block_, geometry_.refcount_order, cluster % geometry_.refblock_entries);
+}
+
+Result<void> Checker::compare_refcounts()
+{
+    const uint64_t cs = geometry_.cluster_size;
+    const uint64_t per_block = geometry_.refblock_entries;
+    const uint64_t clusters = counts_.size();
+    uint64_t highest = 0;
+    std::vector<uint8_t> block(cs);
+    for (uint64_t first = 0; first < clusters; first += per_block) {
+        uint64_t t = first / per_block;
+        uint64_t last = std::min(clusters, first + per_block);
+        uint64_t offset = t < reftable_.size() ? reftable_[t] & refcount::reftable_offset_mask : 0;
+        bool unreadable = offset != 0 && offset % cs != 0;
+        if (offset == 0)
+            std::fill(block.begin(), block.end(), 0);
+        else if (!unreadable)
+            TRY(dev_.read_zero_padded(offset, block));
+        for (uint64_t i = first; i < last; ++i) {
+            if (unreadable) {
+                Finding f{FindingKind::refcount_unreadable, Severity::check_error, Repair::all,
+                          fmt::format("Can't get refcount for cluster {}: Input/output error", i)};
+                f.cluster = i;
+                f.host_offset = i * cs;
+                report_.add(std::move(f));
+                unreadable_.push_back(i);
+                continue;
+            }
+            uint64_t on_disk = refcount::get_entry(block, geometry_.refcount_order, i - first);
+            uint64_t counted = counts_.get(i);
+            if (on_disk > 0 || counted > 0)
+                highest = i;
+            if (on_disk == counted)
+                continue;
+            mismatches_[i] = on_disk;
+            bool leak = on_disk > counted;
+            Finding f{leak ? FindingKind::refcount_too_high : FindingKind::refcount_too_low,
+                      leak ? Severity::leak : Severity::corruption, leak ? Repair::leaks : Repair::all,
+                      fmt::format("{} cluster {} refcount={} reference={}", leak ? "Leaked" : "ERROR", i, on_disk,
+                                  counted)};
+            f.cluster = i;
+            f.host_offset = i * cs;
+            f.refcount = on_disk;
+            f.references = counted;
+            report_.add(std::move(f));
+        }
+        if (options_.progress)
+            options_.progress(last, clusters, "refcounts");
+    }
+    report_.image_end_offset = (highest + 1) * cs;
+    return {};
+}
+
+Result<void> Checker::check_copied_flags()
+{
+    const qcow2::Geometry& g = geometry_;
+    const qcow2::Header& h = image_.header();
+    bool data_file = h.has_data_file();
+    std::vector<uint8_t> table(g.cluster_size);
+    for (uint64_t i = 0; i < h.l1_size; ++i) {
+        uint64_t l1 = image_.l1_entry(i);
+        uint64_t l2_offset = l1 & qcow2::offset_mask;
+        if (l2_offset == 0)
+            continue;
+        auto refcount = on_disk_refcount(l2_offset / g.cluster_size);
+        if (!refcount)
+            continue; // qemu neither prints nor counts this
+        if ((*refcount == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
+            Finding f{FindingKind::copied_l1_mismatch, Severity::corruption, Repair::all,
+                      fmt::format("ERROR OFLAG_COPIED L2 cluster: l1_index={} l1_entry={:x} refcount={}", i, l1,
+                                  *refcount)};
+            f.l1_index = i;
+            f.host_offset = h.l1_table_offset + i * 8;
+            f.cluster = l2_offset / g.cluster_size;
+            f.refcount = *refcount;
+            report_.add(std::move(f));
+        }
+        if (!dev_.read_zero_padded(l2_offset, table)) {
+            Finding f{FindingKind::table_unreadable, Severity::check_error, Repair::none,
+                      "ERROR: Could not read L2 table: Input/output error"};
+            f.host_offset = l2_offset;
+            report_.add(std::move(f));
+            return {};
+        }
+        for (uint64_t j = 0; j < g.l2_entries; ++j) {
+            uint64_t raw = util::load_be64(table, j * g.l2_entry_bytes);
+            if (raw & qcow2::oflag_compressed)
+                continue;
+            uint64_t data = raw & qcow2::offset_mask;
+            bool allocated = data != 0 || (data_file && (raw & qcow2::oflag_copied));
+            if (!allocated)
+                continue;
+            uint64_t rc = 1;
+            if (!data_file) {
+                auto r = on_disk_refcount(data / g.cluster_size);
+                if (!r)
+                    continue;
+                rc = *r;
+            }
+            if ((rc == 1) == ((raw & qcow2::oflag_copied) != 0))
+                continue;
+            Finding f{FindingKind::copied_l2_mismatch, Severity::corruption, Repair::all,
+                      fmt::format("ERROR OFLAG_COPIED data cluster: l2_entry={:x} refcount={}", raw, rc)};
+            f.l1_index = i;
+            f.l2_index = j;
+            f.guest_offset = (i * g.l2_entries + j) * g.cluster_size;
+            f.host_offset = l2_offset + j * g.l2_entry_bytes;
+            f.cluster = data / g.cluster_size;
+            f.refcount = rc;
+            report_.add(std::move(f));
+        }
+    }
+    return {};
+}
+
+void Checker::attribute_owners()
+{
+    // Only for a bounded number of refcount findings: this walks the tables
+    // a second time.
+    constexpr size_t max_attributed = 100000;
+    std::unordered_map<uint64_t, Role> owners;
+    for (const Finding& f : report_.findings)
+        if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
+            owners.size() < max_attributed)
+            owners.emplace(*f.cluster, Role{});
+    if (owners.empty())
+        return;
+    std::unordered_set<uint64_t> seen;
+    CheckReport scratch;
+    const uint64_t cs = geometry_.cluster_size;
+    auto record = [&](uint64_t offset, uint64_t size, const Role& role) {
+        if (size == 0 || !util::checked_add(offset, size))
+            return;
+        for (uint64_t k = offset / cs; k <= (offset + size - 1) / cs; ++k) {
+            auto it = owners.find(k);
+            if (it != owners.end() && seen.insert(k).second)
+                it->second = role;
+        }
+    };
+    WalkInputs inputs;
+    inputs.snapshots = snapshots_ ? &*snapshots_ : nullptr;
+    inputs.bitmaps = bitmaps_ ? &*bitmaps_ : nullptr;
+    ReferenceWalker walker(image_, inputs, Reporting::silent, scratch, record);
+    (void)walker.walk();
+    for (uint64_t i = 0; i < reftable_.size(); ++i) {
+        uint64_t offset = reftable_[i] & refcount::reftable_offset_mask;
+        if (offset != 0 && offset % cs == 0) {
+            Role role{RoleKind::refcount_block};
+            role.table_index = i;
+            record(offset, cs, role);
+        }
+    }
+    for (Finding& f : report_.findings) {
+        if (!f.cluster || !seen.count(*f.cluster) ||
+            (f.kind != FindingKind::refcount_too_low && f.kind != FindingKind::refcount_too_high))
+            continue;
+        const Role& r = owners[*f.cluster];
+        f.owner = r.describe();
+        f.l1_index = r.l1_index;
+        f.l2_index = r.l2_index;
+        f.guest_offset = r.guest_offset;
+        f.snapshot = r.snapshot;
+        f.bitmap = r.bitmap;
+    }
+}
+
+} // namespace imgmend::check

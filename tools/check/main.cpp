@@ -1,0 +1,3 @@
+#include "check/check_command.hpp"
+
+int main(int argc, char** argv) { return imgmend::tools::check_main(argc, argv); }
