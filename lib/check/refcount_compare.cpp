@@ -189,6 +189,8 @@ void Checker::attribute_owners()
         }
     }
     for (Finding& f : report_.findings) {
+        if (f.kind == FindingKind::refcount_too_high && f.references == 0 && f.cluster && !seen.count(*f.cluster))
+            f.owner = "no table references it";
         if (!f.cluster || !seen.count(*f.cluster) ||
             (f.kind != FindingKind::refcount_too_low && f.kind != FindingKind::refcount_too_high))
             continue;
