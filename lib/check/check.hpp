@@ -3,11 +3,14 @@
 // finding located and explained, plus warnings qemu-img stays silent about.
 #pragma once
 
+#include "check/cluster_counts.hpp"
 #include "check/report.hpp"
+#include "qcow2/snapshot.hpp"
 #include "qcow2/image.hpp"
 
 #include <functional>
 #include <string_view>
+#include <unordered_map>
 
 namespace imgmend::check {
 
@@ -19,6 +22,25 @@ struct CheckOptions {
     VerifyCompressed verify_compressed = VerifyCompressed::no;
     std::function<void(uint64_t done, uint64_t total, std::string_view phase)> progress;
 };
+
+// Everything a check learns about an image, for repair to build on.
+struct CheckState {
+    CheckReport report;
+    ClusterCounts counts{4, 0};           // references counted per host cluster
+    std::vector<uint64_t> reftable;       // refcount table entries as read
+    // On-disk refcounts that differ from `counts` (everywhere else they agree).
+    std::unordered_map<uint64_t, uint64_t> on_disk_mismatches;
+    std::vector<uint64_t> unreadable;     // clusters whose on-disk refcount cannot be read
+    // Clusters whose users contradict each other: metadata also used as
+    // data or as other metadata, or data used twice with no snapshot to
+    // explain it. Sorted. Repair never guesses about these.
+    std::vector<uint64_t> conflicts;
+    // The refcount structure itself is damaged: only a rebuild can fix it.
+    bool rebuild_needed = false;
+    std::optional<qcow2::SnapshotTable> snapshots;
+};
+
+Result<CheckState> analyse_qcow2(qcow2::Image& image, const CheckOptions& options = {});
 
 // Checks an opened image (read-only; never writes). Only what stops the
 // check itself is an error; inconsistencies are findings in the report.

@@ -3,6 +3,7 @@
 #include "refcount/refcount_reader.hpp"
 #include "util/checked.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace imgmend::check {
@@ -11,10 +12,15 @@ namespace {
 constexpr uint64_t reftable_reserved_mask = 0x1ff;
 }
 
-Result<CheckReport> check_qcow2(qcow2::Image& image, const CheckOptions& options)
+Result<CheckState> analyse_qcow2(qcow2::Image& image, const CheckOptions& options)
 {
     Checker checker(image, options);
     return checker.run();
+}
+
+Result<CheckReport> check_qcow2(qcow2::Image& image, const CheckOptions& options)
+{
+    return std::move(TRY(analyse_qcow2(image, options)).report);
 }
 
 Checker::Checker(qcow2::Image& image, const CheckOptions& options)
@@ -23,7 +29,7 @@ Checker::Checker(qcow2::Image& image, const CheckOptions& options)
 {
 }
 
-Result<CheckReport> Checker::run()
+Result<CheckState> Checker::run()
 {
     uint64_t guest_bytes = (geometry_.virtual_size + 511) / 512 * 512;
     report_.total_clusters = util::div_round_up(guest_bytes, geometry_.cluster_size);
@@ -49,7 +55,18 @@ Result<CheckReport> Checker::run()
     add_warnings();
     if (options_.verify_compressed == VerifyCompressed::yes)
         verify_compressed_clusters();
-    return std::move(report_);
+    std::sort(conflicts_.begin(), conflicts_.end());
+    conflicts_.erase(std::unique(conflicts_.begin(), conflicts_.end()), conflicts_.end());
+    CheckState state;
+    state.report = std::move(report_);
+    state.counts = std::move(counts_);
+    state.reftable = std::move(reftable_);
+    state.on_disk_mismatches = std::move(mismatches_);
+    state.unreadable = std::move(unreadable_);
+    state.conflicts = std::move(conflicts_);
+    state.rebuild_needed = rebuild_needed_;
+    state.snapshots = std::move(snapshots_);
+    return state;
 }
 
 void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
@@ -77,7 +94,25 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
     uint64_t last = (*end - 1) / cs;
     // Bounded: the end lies less than one cluster past the end of the file.
     counts_.grow(last + 1);
+    if (metadata_use_.size() < last + 1) {
+        metadata_use_.resize(last + 1);
+        data_use_.resize(last + 1);
+        l2_use_.resize(last + 1);
+    }
+    bool shareable = image_.header().nb_snapshots > 0;
     for (uint64_t k = first; k <= last; ++k) {
+        if (role.kind != RoleKind::compressed_data) {
+            // Snapshots legitimately share L2 tables and data clusters.
+            bool l2 = role.kind == RoleKind::l2_table;
+            bool conflict = role.is_metadata()
+                                ? data_use_[k] || (metadata_use_[k] && !(l2 && shareable && l2_use_[k]))
+                                : metadata_use_[k] || (data_use_[k] && !shareable);
+            if (conflict)
+                conflicts_.push_back(k);
+            (role.is_metadata() ? metadata_use_ : data_use_)[k] = true;
+            if (l2)
+                l2_use_[k] = true;
+        }
         if (counts_.increment(k))
             continue;
         Finding f{FindingKind::refcount_overflow, Severity::corruption, Repair::none,
@@ -155,11 +190,13 @@ void Checker::check_refcount_blocks()
         Finding f{FindingKind::refblock_reserved_bits, Severity::corruption, Repair::all, {}};
         f.host_offset = image_.header().refcount_table_offset + i * 8;
         if (entry & reftable_reserved_mask) {
+            rebuild_needed_ = true;
             f.message = fmt::format("ERROR refcount table entry {} has reserved bits set", i);
             report_.add(std::move(f));
             continue;
         }
         if (offset % cs != 0) {
+            rebuild_needed_ = true;
             f.kind = FindingKind::refblock_unaligned;
             f.message = fmt::format("ERROR refcount block {} is not cluster aligned; refcount table entry corrupted", i);
             report_.add(std::move(f));
@@ -167,6 +204,7 @@ void Checker::check_refcount_blocks()
         }
         uint64_t cluster = offset / cs;
         if (cluster >= counts_.size()) {
+            rebuild_needed_ = true;
             f.kind = FindingKind::refblock_outside_image;
             f.message = fmt::format("ERROR refcount block {} is outside image", i);
             report_.add(std::move(f));
@@ -178,6 +216,7 @@ void Checker::check_refcount_blocks()
         role.table_index = i;
         count_reference(offset, cs, role);
         if (counts_.get(cluster) != 1) {
+            rebuild_needed_ = true;
             f.kind = FindingKind::refblock_refcount;
             f.message = fmt::format("ERROR refcount block {} refcount={}", i, counts_.get(cluster));
             f.cluster = cluster;

@@ -13,7 +13,7 @@ namespace imgmend::check {
 class Checker {
 public:
     Checker(qcow2::Image& image, const CheckOptions& options);
-    Result<CheckReport> run();
+    Result<CheckState> run();
 
 private:
     // Counts one reference to [offset, offset + size), as qemu's
@@ -45,6 +45,11 @@ private:
     // compare_refcounts); everywhere else the two agree.
     std::unordered_map<uint64_t, uint64_t> mismatches_;
     std::vector<uint64_t> unreadable_;
+    std::vector<bool> metadata_use_;  // cluster holds metadata
+    std::vector<bool> data_use_;      // cluster holds (uncompressed) guest data
+    std::vector<bool> l2_use_;        // cluster holds an L2 table
+    std::vector<uint64_t> conflicts_;
+    bool rebuild_needed_ = false;
     uint64_t cached_block_offset_ = 0;
     std::vector<uint8_t> cached_block_;
 };

@@ -71,6 +71,8 @@ Result<void> Checker::compare_refcounts()
             if (on_disk == counted)
                 continue;
             mismatches_[i] = on_disk;
+            if (on_disk == 0)
+                rebuild_needed_ = true; // its refcount block may not even exist
             bool leak = on_disk > counted;
             Finding f{leak ? FindingKind::refcount_too_high : FindingKind::refcount_too_low,
                       leak ? Severity::leak : Severity::corruption, leak ? Repair::leaks : Repair::all,

@@ -9,6 +9,9 @@
 #include "formats/chain.hpp"
 #include "formats/qcow2_layer.hpp"
 #include "io/file_device.hpp"
+#include "repair/repair_command.hpp"
+
+#include <cstring>
 
 namespace imgmend::tools {
 
@@ -26,6 +29,11 @@ int fail_with(std::string_view message)
 
 int check_main(int argc, char** argv)
 {
+    // qemu-img habits: `imgmend-check -r leaks|all` is imgmend-repair.
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "-r") == 0 || std::strncmp(argv[i], "--repair", 8) == 0 ||
+            (std::strncmp(argv[i], "-r", 2) == 0 && argv[i][2] != '\0'))
+            return repair_main(argc, argv);
     OptionParser parser(tool, "[-f FMT] [--output=human|json] [-q] [-U] [-p] [--verify-compressed] IMAGE",
                         "Check a qcow2 image for inconsistencies, as qemu-img check does, and explain each one.");
     parser.add_image_options();
@@ -34,7 +42,8 @@ int check_main(int argc, char** argv)
         ("quiet,q", "print nothing but errors")
         ("progress,p", "show progress on stderr")
         ("progress-json", "progress as JSON lines on stderr")
-        ("verify-compressed", "also decompress every compressed cluster (slower)");
+        ("verify-compressed", "also decompress every compressed cluster (slower)")
+        ("repair,r", po::value<std::string>(), "repair: leaks or all (runs imgmend-repair)");
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();

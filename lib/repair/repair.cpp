@@ -1,0 +1,293 @@
+#include "repair/planner.hpp"
+
+#include "qcow2/l2_entry.hpp"
+#include "refcount/refcount_block.hpp"
+#include "refcount/refcount_reader.hpp"
+#include "util/checked.hpp"
+#include "util/cursor.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace imgmend::repair {
+
+using check::FindingKind;
+
+Result<RepairOutcome> plan_repair(qcow2::Image& image, RepairMode mode, const check::CheckOptions& options)
+{
+    Planner planner(image, TRY(check::analyse_qcow2(image, options)), mode);
+    return planner.run();
+}
+
+Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
+    : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file())
+{
+}
+
+uint64_t Planner::on_disk(uint64_t c) const
+{
+    auto it = state_.on_disk_mismatches.find(c);
+    if (it != state_.on_disk_mismatches.end())
+        return it->second;
+    return c < state_.counts.size() ? state_.counts.get(c) : 0;
+}
+
+uint64_t Planner::expected(uint64_t c) const
+{
+    int64_t v = c < state_.counts.size() ? static_cast<int64_t>(state_.counts.get(c)) : 0;
+    auto it = adjust_.find(c);
+    if (it != adjust_.end())
+        v += it->second;
+    return v < 0 ? 0 : static_cast<uint64_t>(v);
+}
+
+uint64_t Planner::final_refcount(uint64_t c) const
+{
+    auto it = new_refcount_.find(c);
+    return it != new_refcount_.end() ? it->second : on_disk(c);
+}
+
+bool Planner::conflict(uint64_t c) const
+{
+    return std::binary_search(state_.conflicts.begin(), state_.conflicts.end(), c);
+}
+
+bool Planner::pointer_corruptions() const
+{
+    for (const auto& f : state_.report.findings) {
+        switch (f.kind) {
+        case FindingKind::unaligned_l2_table:
+        case FindingKind::unaligned_data_cluster:
+        case FindingKind::beyond_end_of_file:
+        case FindingKind::l1_reserved_bits:
+        case FindingKind::l2_reserved_bits:
+        case FindingKind::unallocated_with_bitmap:
+        case FindingKind::subcluster_alloc_and_zero:
+        case FindingKind::compressed_with_bitmap:
+        case FindingKind::snapshot_l1_unaligned:
+        case FindingKind::snapshot_l1_too_large:
+            return true;
+        default: break;
+        }
+    }
+    return !state_.conflicts.empty();
+}
+
+Result<RepairOutcome> Planner::run()
+{
+    out_.before = state_.report;
+    // Report what no mode repairs, once, before planning the rest.
+    for (const auto& f : state_.report.findings) {
+        if (f.severity == check::Severity::warning || f.repair != check::Repair::none)
+            continue;
+        left_alone_ = true;
+        out_.refused.push_back(fmt::format("left alone: {} (the right fix is not certain)", f.message));
+    }
+    for (uint64_t c : state_.conflicts) {
+        left_alone_ = true;
+        out_.refused.push_back(fmt::format("left alone: cluster {} (host offset {:#x}) has contradicting users; "
+                                           "its refcount is kept at {}",
+                                           c, c * g_.cluster_size, on_disk(c)));
+    }
+    if (mode_ == RepairMode::all)
+        TRY(fix_l2_entries());
+    if (mode_ == RepairMode::all && state_.rebuild_needed) {
+        TRY(rebuild_refcounts());
+    } else {
+        TRY(fix_refcounts_in_place());
+        if (state_.rebuild_needed)
+            left_alone_ = true;
+    }
+    TRY(fix_copied_flags());
+    discard_freed();
+    fix_header_bits();
+    return std::move(out_);
+}
+
+Result<void> Planner::fix_l2_entries()
+{
+    TableEditor& editor = l2_editor_;
+    const uint64_t cs = g_.cluster_size;
+    for (const auto& f : state_.report.findings) {
+        if ((f.kind != FindingKind::unaligned_prealloc_zero && f.kind != FindingKind::compressed_copied) ||
+            !f.host_offset)
+            continue;
+        uint64_t table = util::align_down(*f.host_offset, cs);
+        uint64_t at = *f.host_offset - table;
+        std::vector<uint8_t>& bytes = *TRY(editor.table(table, cs));
+        uint64_t raw = util::load_be64(bytes, at);
+        if (f.kind == FindingKind::compressed_copied) {
+            util::store_be64(bytes, at, raw & ~qcow2::oflag_copied);
+        } else {
+            // A preallocated zero cluster whose offset is garbage: make it a
+            // plain zero cluster (the guest still reads zeros) and drop the
+            // two host clusters the garbage offset was counted against.
+            uint64_t offset = raw & qcow2::offset_mask;
+            for (uint64_t c = offset / cs; c <= (offset + cs - 1) / cs; ++c)
+                adjust_[c] -= 1;
+            if (g_.subclusters > 1) {
+                util::store_be64(bytes, at, 0);
+                util::store_be64(bytes, at + 8, 0xffffffff00000000ull);
+            } else {
+                util::store_be64(bytes, at, qcow2::oflag_zero);
+            }
+        }
+        ++out_.corruptions_fixed;
+    }
+    out_.plan.flush("before L2 entry fixes");
+    editor.emit(out_.plan, "L2 entry fix");
+    out_.plan.flush("after L2 entry fixes");
+    return {};
+}
+
+Result<void> Planner::fix_refcounts_in_place()
+{
+    std::vector<uint64_t> clusters;
+    for (const auto& [c, disk] : state_.on_disk_mismatches)
+        clusters.push_back(c);
+    for (const auto& [c, delta] : adjust_)
+        if (on_disk(c) != expected(c))
+            clusters.push_back(c);
+    std::sort(clusters.begin(), clusters.end());
+    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
+
+    TableEditor raise(image_.file()), lower(image_.file());
+    bool keep_orphans = pointer_corruptions();
+    for (uint64_t c : clusters) {
+        uint64_t disk = on_disk(c), want = expected(c);
+        if (disk == want)
+            continue;
+        if (conflict(c))
+            continue; // reported in run()
+        if (want > disk && (mode_ == RepairMode::leaks || disk == 0))
+            continue; // leaks only, or needs a rebuild: stays a corruption
+        if (want < disk && want == 0 && keep_orphans) {
+            left_alone_ = true;
+            out_.refused.push_back(fmt::format("kept: leaked cluster {} (host offset {:#x}) stays allocated while "
+                                               "pointer corruptions remain; it may hold the only copy of data",
+                                               c, c * g_.cluster_size));
+            continue;
+        }
+        uint64_t t = c / g_.refblock_entries;
+        uint64_t block = t < state_.reftable.size() ? state_.reftable[t] & refcount::reftable_offset_mask : 0;
+        if (block == 0 || block % g_.cluster_size != 0)
+            continue;
+        TableEditor& editor = want > disk ? raise : lower;
+        std::vector<uint8_t>& bytes = *TRY(editor.table(block, g_.cluster_size));
+        refcount::set_entry(bytes, g_.refcount_order, c % g_.refblock_entries, want);
+        new_refcount_[c] = want;
+        if (want == 0)
+            freed_.push_back(c);
+        if (want > disk)
+            ++out_.corruptions_fixed;
+        else
+            ++out_.leaks_fixed;
+    }
+    // Raising first: an interrupted repair leaves at worst leaks, never a
+    // cluster in use with too low a refcount.
+    raise.emit(out_.plan, "refcount block (raise)");
+    out_.plan.flush("after raising refcounts");
+    lower.emit(out_.plan, "refcount block (lower)");
+    out_.plan.flush("after lowering refcounts");
+    return {};
+}
+
+Result<void> Planner::fix_copied_flags()
+{
+    uint64_t copied_findings = 0;
+    for (const auto& f : state_.report.findings)
+        copied_findings += f.kind == FindingKind::copied_l1_mismatch || f.kind == FindingKind::copied_l2_mismatch;
+    if (mode_ == RepairMode::leaks) {
+        // As qemu: with -r leaks, OFLAG_COPIED is only trusted to the
+        // refcounts when nothing else is wrong.
+        bool leaks_left = out_.leaks_fixed < state_.report.leaks;
+        if (state_.report.corruptions > copied_findings || state_.report.check_errors || leaks_left) {
+            if (copied_findings)
+                left_alone_ = true;
+            return {};
+        }
+    }
+    TableEditor& l2_editor = l2_editor_;
+    TableEditor l1_editor(image_.file());
+    const qcow2::Header& h = image_.header();
+    const uint64_t cs = g_.cluster_size;
+    bool data_file = h.has_data_file();
+    for (uint64_t i = 0; i < h.l1_size; ++i) {
+        uint64_t l1 = image_.l1_entry(i);
+        uint64_t l2 = l1 & qcow2::offset_mask;
+        if (l2 == 0 || l2 % cs != 0)
+            continue;
+        uint64_t rc = final_refcount(l2 / cs);
+        if (!conflict(l2 / cs) && (rc == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
+            uint64_t table_start = util::align_down(h.l1_table_offset + i * 8, cs);
+            std::vector<uint8_t>& l1_bytes = *TRY(l1_editor.table(table_start, cs));
+            uint64_t at = h.l1_table_offset + i * 8 - table_start;
+            util::store_be64(l1_bytes, at, rc == 1 ? l1 | qcow2::oflag_copied : l1 & ~qcow2::oflag_copied);
+            ++out_.corruptions_fixed;
+        }
+        std::vector<uint8_t>& table = *TRY(l2_editor.table(l2, cs));
+        for (uint64_t j = 0; j < g_.l2_entries; ++j) {
+            uint64_t raw = util::load_be64(table, j * g_.l2_entry_bytes);
+            uint64_t data = raw & qcow2::offset_mask;
+            if ((raw & qcow2::oflag_compressed) || (data == 0 && !(data_file && (raw & qcow2::oflag_copied))))
+                continue;
+            uint64_t want_rc = data_file ? 1 : final_refcount(data / cs);
+            if (!data_file && conflict(data / cs))
+                continue;
+            if ((want_rc == 1) == ((raw & qcow2::oflag_copied) != 0))
+                continue;
+            util::store_be64(table, j * g_.l2_entry_bytes,
+                             want_rc == 1 ? raw | qcow2::oflag_copied : raw & ~qcow2::oflag_copied);
+            ++out_.corruptions_fixed;
+        }
+    }
+    l2_editor.emit(out_.plan, "L2 OFLAG_COPIED fix");
+    l1_editor.emit(out_.plan, "L1 OFLAG_COPIED fix");
+    out_.plan.flush("after OFLAG_COPIED fixes");
+    return {};
+}
+
+void Planner::discard_freed()
+{
+    std::sort(freed_.begin(), freed_.end());
+    const uint64_t cs = g_.cluster_size;
+    uint64_t file = image_.file().size();
+    // Only once their zero refcounts are on disk (the flush above).
+    for (size_t i = 0; i < freed_.size();) {
+        size_t j = i + 1;
+        while (j < freed_.size() && freed_[j] == freed_[j - 1] + 1)
+            ++j;
+        uint64_t start = freed_[i] * cs;
+        uint64_t end = std::min(file, freed_[j - 1] * cs + cs);
+        if (start < end)
+            out_.plan.discard(start, end - start, fmt::format("free clusters {}..{}", freed_[i], freed_[j - 1]));
+        i = j;
+    }
+}
+
+bool Planner::anything_left() const
+{
+    if (left_alone_)
+        return true;
+    if (mode_ == RepairMode::leaks)
+        return state_.report.corruptions > 0 || state_.report.check_errors > 0;
+    return state_.report.check_errors > 0;
+}
+
+void Planner::fix_header_bits()
+{
+    const qcow2::Header& h = image_.header();
+    uint64_t clear = qcow2::incompat_dirty;
+    if (mode_ == RepairMode::all)
+        clear |= qcow2::incompat_corrupt;
+    if (!(h.incompatible_features & clear) || anything_left())
+        return;
+    std::vector<uint8_t> field(8);
+    util::store_be64(field, 0, h.incompatible_features & ~clear);
+    // Last, once everything the bits warned about is consistent on disk.
+    out_.plan.flush("before clearing the dirty/corrupt bits");
+    out_.plan.write(72, std::move(field), "header incompatible_features (clear dirty/corrupt bits)");
+    out_.plan.flush("after the header update");
+}
+
+} // namespace imgmend::repair

@@ -1,0 +1,231 @@
+#include "repair/repair_command.hpp"
+
+#include "check/check_output.hpp"
+#include "common/diagnostics.hpp"
+#include "common/exit_code.hpp"
+#include "common/options.hpp"
+#include "common/progress.hpp"
+#include "formats/probe.hpp"
+#include "io/file_device.hpp"
+#include "repair/repair.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace imgmend::tools {
+
+namespace {
+
+constexpr const char* tool = "imgmend-repair";
+
+int fail_with(std::string_view message)
+{
+    print_error(tool, message);
+    return to_int(ExitCode::failed);
+}
+
+const char* step_name(repair::Step::Kind kind)
+{
+    switch (kind) {
+    case repair::Step::Kind::write: return "write";
+    case repair::Step::Kind::flush: return "flush";
+    case repair::Step::Kind::discard: return "discard";
+    }
+    return "?";
+}
+
+void print_plan(const repair::Plan& plan, bool json)
+{
+    if (json)
+        return;
+    fmt::print("Planned changes ({} writes):\n", plan.writes());
+    for (const auto& s : plan.steps()) {
+        if (s.kind == repair::Step::Kind::flush)
+            fmt::print("    flush    {}\n", s.what);
+        else
+            fmt::print("    {:<8} {:#x} +{}  {}\n", step_name(s.kind), s.offset,
+                       s.kind == repair::Step::Kind::write ? s.data.size() : s.length, s.what);
+    }
+}
+
+nlohmann::ordered_json plan_json(const repair::Plan& plan)
+{
+    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    for (const auto& s : plan.steps()) {
+        nlohmann::ordered_json j;
+        j["step"] = step_name(s.kind);
+        if (s.kind != repair::Step::Kind::flush) {
+            j["offset"] = s.offset;
+            j["length"] = s.kind == repair::Step::Kind::write ? s.data.size() : s.length;
+        }
+        j["what"] = s.what;
+        steps.push_back(std::move(j));
+    }
+    return steps;
+}
+
+int undo(const std::string& undo_path, const std::string& image_path)
+{
+    auto image = io::FileDevice::open(image_path, io::Access::read_write, io::LockMode::write);
+    if (!image)
+        return fail_with(fmt::format("Could not open '{}': {}", image_path, image.error().message));
+    auto file = io::FileDevice::open(undo_path, io::Access::read_only, io::LockMode::none);
+    if (!file)
+        return fail_with(file.error().message);
+    auto done = repair::apply_undo(**file, **image);
+    if (!done)
+        return fail_with(done.error().message);
+    fmt::print("Restored '{}' from '{}'.\n", image_path, undo_path);
+    return to_int(ExitCode::ok);
+}
+
+} // namespace
+
+int repair_main(int argc, char** argv)
+{
+    OptionParser parser(tool, "-r leaks|all [-f FMT] [--output=human|json] [--dry-run] [--undo-file=FILE] [-p] IMAGE\n"
+                              "       imgmend-repair --undo FILE IMAGE",
+                        "Repair a qcow2 image as qemu-img check -r does, never losing data, crash safe at every write.");
+    parser.add_image_options();
+    parser.options().add_options()
+        ("repair,r", po::value<std::string>(), "leaks (lower refcounts that are too high) or all")
+        ("output", po::value<std::string>()->default_value("human"), "human or json")
+        ("dry-run", "print every planned write and change nothing")
+        ("undo-file", po::value<std::string>(), "save the bytes about to be overwritten to FILE first")
+        ("undo", po::value<std::string>(), "restore IMAGE from an undo file")
+        ("quiet,q", "print nothing but errors")
+        ("progress,p", "show progress on stderr")
+        ("progress-json", "progress as JSON lines on stderr");
+    if (auto code = parser.parse(argc, argv))
+        return *code;
+    const auto& vm = parser.vm();
+    const std::string path = vm["image"].as<std::string>();
+    if (vm.count("undo"))
+        return undo(vm["undo"].as<std::string>(), path);
+    if (!vm.count("repair"))
+        return fail_with("-r leaks or -r all is required (try 'imgmend-repair --help')");
+    std::string mode_name = vm["repair"].as<std::string>();
+    if (mode_name != "leaks" && mode_name != "all")
+        return fail_with(fmt::format("-r must be leaks or all, not '{}'", mode_name));
+    repair::RepairMode mode = mode_name == "all" ? repair::RepairMode::all : repair::RepairMode::leaks;
+    std::string output = vm["output"].as<std::string>();
+    if (output != "human" && output != "json")
+        return fail_with(fmt::format("--output must be human or json, not '{}'", output));
+    bool json = output == "json";
+    bool dry_run = vm.count("dry-run") > 0;
+    bool quiet = vm.count("quiet") > 0;
+    if (vm.count("force-share") && !dry_run)
+        return fail_with("-U cannot be used when repairing: a repair needs the image to itself");
+
+    io::LockMode lock = dry_run ? (vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read)
+                                : io::LockMode::write;
+    auto dev = io::FileDevice::open(path, dry_run ? io::Access::read_only : io::Access::read_write, lock);
+    if (!dev)
+        return fail_with(fmt::format("Could not open '{}': {}", path, dev.error().message));
+    formats::Format format = formats::Format::qcow2;
+    if (vm.count("format")) {
+        auto f = formats::parse_format(vm["format"].as<std::string>());
+        if (!f)
+            return fail_with(f.error().message);
+        format = *f;
+    } else {
+        auto probed = formats::probe_format(**dev);
+        if (!probed)
+            return fail_with(probed.error().message);
+        format = *probed;
+    }
+    if (format != formats::Format::qcow2) {
+        print_error(tool, "This image format does not support checks");
+        return to_int(ExitCode::no_check);
+    }
+    auto image = qcow2::Image::open(*dev);
+    if (!image)
+        return fail_with(fmt::format("Could not open '{}': {}", path, image.error().message));
+
+    ProgressStyle style = vm.count("progress-json") ? ProgressStyle::json
+                          : vm.count("progress")    ? ProgressStyle::bar
+                                                    : ProgressStyle::off;
+    Progress progress(style, "check");
+    check::CheckOptions options;
+    options.progress = [&](uint64_t done, uint64_t total, std::string_view) { progress.update(done, total); };
+    auto outcome = repair::plan_repair(**image, mode, options);
+    progress.finish();
+    if (!outcome)
+        return fail_with(fmt::format("Repair not possible, nothing was changed: {}", outcome.error().message));
+
+    if (!quiet && !json)
+        print_findings_human(outcome->before);
+    for (const auto& line : outcome->refused)
+        if (!quiet)
+            fmt::print(stderr, "{}\n", line);
+
+    if (dry_run) {
+        if (!quiet && !json)
+            print_plan(outcome->plan, json);
+        if (!quiet && json) {
+            auto j = report_json({path, "qcow2"}, outcome->before);
+            j["dry-run"] = true;
+            j["planned"] = plan_json(outcome->plan);
+            fmt::print("{}\n", j.dump(4));
+        }
+        return check_exit_code(outcome->before);
+    }
+
+    std::shared_ptr<io::FileDevice> undo_dev;
+    if (vm.count("undo-file")) {
+        const std::string undo_path = vm["undo-file"].as<std::string>();
+        int fd = ::open(undo_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return fail_with(fmt::format("Could not create undo file '{}': {}", undo_path, strerror(errno)));
+        ::close(fd);
+        auto u = io::FileDevice::open(undo_path, io::Access::read_write, io::LockMode::none);
+        if (!u)
+            return fail_with(u.error().message);
+        undo_dev = *u;
+    }
+    auto done = repair::execute(outcome->plan, **dev, undo_dev.get());
+    if (!done)
+        return fail_with(fmt::format("Repair interrupted: {} (the image is consistent up to the last flushed step)",
+                                     done.error().message));
+
+    auto reopened = qcow2::Image::open(*dev);
+    if (!reopened)
+        return fail_with(fmt::format("Could not reopen '{}' after repair: {}", path, reopened.error().message));
+    auto after = check::check_qcow2(**reopened);
+    if (!after)
+        return fail_with(fmt::format("Check after repair failed: {}", after.error().message));
+
+    if (json) {
+        if (!quiet) {
+            auto j = report_json({path, "qcow2"}, *after);
+            if (outcome->leaks_fixed)
+                j["leaks-fixed"] = outcome->leaks_fixed;
+            if (outcome->corruptions_fixed)
+                j["corruptions-fixed"] = outcome->corruptions_fixed;
+            j["before"] = {{"corruptions", outcome->before.corruptions},
+                           {"leaks", outcome->before.leaks},
+                           {"check-errors", outcome->before.check_errors}};
+            nlohmann::ordered_json before = nlohmann::ordered_json::array();
+            for (const auto& f : outcome->before.findings)
+                before.push_back(finding_json(f));
+            j["findings-before"] = std::move(before);
+            j["refused"] = outcome->refused;
+            j["rebuilt-refcounts"] = outcome->rebuild;
+            fmt::print("{}\n", j.dump(4));
+        }
+    } else if (!quiet) {
+        if (outcome->leaks_fixed || outcome->corruptions_fixed) {
+            fmt::print("The following inconsistencies were found and repaired:\n\n"
+                       "    {} leaked clusters\n    {} corruptions\n\n",
+                       outcome->leaks_fixed, outcome->corruptions_fixed);
+            fmt::print("Double checking the fixed image now...\n");
+        }
+        print_findings_human(*after);
+        print_summary_human(*after);
+    }
+    if (after->check_errors)
+        print_error(tool, "Check failed");
+    return check_exit_code(*after);
+}
+
+} // namespace imgmend::tools
