@@ -28,8 +28,8 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
     uint64_t block = reftable_[t] & refcount::reftable_offset_mask;
     if (block == 0)
         return 0;
-    if (block % geometry_.cluster_size != 0)
-        return util::fail(util::Errc::corrupt_metadata, "refcount block {} is unaligned", t);
+    if (block % geometry_.cluster_size != 0 || block >= dev_.size())
+        return util::fail(util::Errc::corrupt_metadata, "refcount block {} is unreadable", t);
     if (block != cached_block_offset_ || cached_block_.empty()) {
         cached_block_.resize(geometry_.cluster_size);
         TRY(dev_.read_zero_padded(block, cached_block_));
@@ -49,7 +49,8 @@ Result<void> Checker::compare_refcounts()
         uint64_t t = first / per_block;
         uint64_t last = std::min(clusters, first + per_block);
         uint64_t offset = t < reftable_.size() ? reftable_[t] & refcount::reftable_offset_mask : 0;
-        bool unreadable = offset != 0 && offset % cs != 0;
+        // qemu cannot read a block that is unaligned or past the end of the file.
+        bool unreadable = offset != 0 && (offset % cs != 0 || offset >= dev_.size());
         if (offset == 0)
             std::fill(block.begin(), block.end(), 0);
         else if (!unreadable)

@@ -173,7 +173,7 @@ Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, con
         if (!allocated) {
             if (g.subclusters > 1 && (e.bitmap & all_alloc_bits))
                 located(FindingKind::unallocated_with_bitmap, Severity::corruption, Repair::none,
-                        "ERROR: Unallocated cluster has non-zero subcluster allocation bitmap");
+                        "ERROR: Unallocated cluster has non-zero subcluster allocation map");
             continue;
         }
         // A normal or preallocated-zero cluster.

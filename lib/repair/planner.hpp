@@ -3,7 +3,7 @@
 #pragma once
 
 #include "repair/repair.hpp"
-#include "repair/table_editor.hpp"
+#include "io/table_editor.hpp"
 
 #include <unordered_map>
 
@@ -34,7 +34,7 @@ private:
     check::CheckState state_;
     RepairMode mode_;
     RepairOutcome out_;
-    TableEditor l2_editor_; // L2 tables edited by more than one pass
+    io::TableEditor l2_editor_; // L2 tables edited by more than one pass
     std::unordered_map<uint64_t, int64_t> adjust_;      // change to the counted references
     std::unordered_map<uint64_t, uint64_t> new_refcount_; // planned on-disk refcounts
     std::vector<uint64_t> freed_;                        // clusters whose refcount drops to 0

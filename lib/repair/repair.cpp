@@ -106,7 +106,7 @@ Result<RepairOutcome> Planner::run()
 
 Result<void> Planner::fix_l2_entries()
 {
-    TableEditor& editor = l2_editor_;
+    io::TableEditor& editor = l2_editor_;
     const uint64_t cs = g_.cluster_size;
     for (const auto& f : state_.report.findings) {
         if ((f.kind != FindingKind::unaligned_prealloc_zero && f.kind != FindingKind::compressed_copied) ||
@@ -151,7 +151,7 @@ Result<void> Planner::fix_refcounts_in_place()
     std::sort(clusters.begin(), clusters.end());
     clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
 
-    TableEditor raise(image_.file()), lower(image_.file());
+    io::TableEditor raise(image_.file()), lower(image_.file());
     bool keep_orphans = pointer_corruptions();
     for (uint64_t c : clusters) {
         uint64_t disk = on_disk(c), want = expected(c);
@@ -172,7 +172,7 @@ Result<void> Planner::fix_refcounts_in_place()
         uint64_t block = t < state_.reftable.size() ? state_.reftable[t] & refcount::reftable_offset_mask : 0;
         if (block == 0 || block % g_.cluster_size != 0)
             continue;
-        TableEditor& editor = want > disk ? raise : lower;
+        io::TableEditor& editor = want > disk ? raise : lower;
         std::vector<uint8_t>& bytes = *TRY(editor.table(block, g_.cluster_size));
         refcount::set_entry(bytes, g_.refcount_order, c % g_.refblock_entries, want);
         new_refcount_[c] = want;
@@ -207,8 +207,8 @@ Result<void> Planner::fix_copied_flags()
             return {};
         }
     }
-    TableEditor& l2_editor = l2_editor_;
-    TableEditor l1_editor(image_.file());
+    io::TableEditor& l2_editor = l2_editor_;
+    io::TableEditor l1_editor(image_.file());
     const qcow2::Header& h = image_.header();
     const uint64_t cs = g_.cluster_size;
     bool data_file = h.has_data_file();

@@ -4,9 +4,11 @@
 #pragma once
 
 #include "check/check.hpp"
-#include "repair/plan.hpp"
+#include "io/write_plan.hpp"
 
 namespace imgmend::repair {
+
+using util::Result;
 
 enum class RepairMode { leaks, all };
 
@@ -17,7 +19,7 @@ struct RepairOutcome {
     // What was found but deliberately left alone, one line each, with why.
     std::vector<std::string> refused;
     bool rebuild = false;
-    Plan plan;
+    io::Plan plan;
 };
 
 // Checks the image and plans its repair. Writes nothing.

@@ -39,7 +39,7 @@ int check_main(int argc, char** argv)
     parser.add_image_options();
     parser.options().add_options()
         ("output", po::value<std::string>()->default_value("human"), "human or json")
-        ("quiet,q", "print nothing but errors")
+        ("quiet,q", "print nothing on stdout (findings still go to stderr)")
         ("progress,p", "show progress on stderr")
         ("progress-json", "progress as JSON lines on stderr")
         ("verify-compressed", "also decompress every compressed cluster (slower)")
@@ -102,9 +102,10 @@ int check_main(int argc, char** argv)
     if (output == "json") {
         if (!quiet)
             fmt::print("{}\n", report_json({path, "qcow2"}, *report).dump(4));
-    } else if (!quiet) {
+    } else {
         print_findings_human(*report);
-        print_summary_human(*report);
+        if (!quiet)
+            print_summary_human(*report);
     }
     if (report->check_errors)
         print_error(tool, "Check failed");

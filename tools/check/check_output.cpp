@@ -99,27 +99,28 @@ nlohmann::ordered_json finding_json(const check::Finding& f)
     return j;
 }
 
-nlohmann::ordered_json report_json(const CheckSubject& subject, const check::CheckReport& r)
+nlohmann::ordered_json report_json(const CheckSubject& subject, const check::CheckReport& r,
+                                   const RepairCounts& fixed)
 {
-    // Keys in qemu-img's order; optional counters omitted when zero, as qemu does.
+    // Members in the order qemu-img prints them; counters omitted when zero,
+    // as qemu does (check-errors always present).
     nlohmann::ordered_json j;
-    if (r.image_end_offset)
-        j["image-end-offset"] = r.image_end_offset;
-    if (r.total_clusters)
-        j["total-clusters"] = r.total_clusters;
+    auto put = [&](const char* key, uint64_t value) {
+        if (value)
+            j[key] = value;
+    };
+    put("image-end-offset", r.image_end_offset);
+    put("compressed-clusters", r.compressed_clusters);
+    put("total-clusters", r.total_clusters);
+    put("corruptions", r.corruptions);
+    put("corruptions-fixed", fixed.corruptions_fixed);
     j["check-errors"] = r.check_errors;
-    if (r.leaks)
-        j["leaks"] = r.leaks;
-    if (r.corruptions)
-        j["corruptions"] = r.corruptions;
-    if (r.allocated_clusters)
-        j["allocated-clusters"] = r.allocated_clusters;
-    if (r.fragmented_clusters)
-        j["fragmented-clusters"] = r.fragmented_clusters;
-    if (r.compressed_clusters)
-        j["compressed-clusters"] = r.compressed_clusters;
+    put("leaks", r.leaks);
+    put("leaks-fixed", fixed.leaks_fixed);
+    put("allocated-clusters", r.allocated_clusters);
     j["filename"] = subject.filename;
     j["format"] = subject.format;
+    put("fragmented-clusters", r.fragmented_clusters);
     nlohmann::ordered_json findings = nlohmann::ordered_json::array();
     for (const auto& f : r.findings)
         findings.push_back(finding_json(f));

@@ -24,39 +24,39 @@ int fail_with(std::string_view message)
     return to_int(ExitCode::failed);
 }
 
-const char* step_name(repair::Step::Kind kind)
+const char* step_name(io::Step::Kind kind)
 {
     switch (kind) {
-    case repair::Step::Kind::write: return "write";
-    case repair::Step::Kind::flush: return "flush";
-    case repair::Step::Kind::discard: return "discard";
+    case io::Step::Kind::write: return "write";
+    case io::Step::Kind::flush: return "flush";
+    case io::Step::Kind::discard: return "discard";
     }
     return "?";
 }
 
-void print_plan(const repair::Plan& plan, bool json)
+void print_plan(const io::Plan& plan, bool json)
 {
     if (json)
         return;
     fmt::print("Planned changes ({} writes):\n", plan.writes());
     for (const auto& s : plan.steps()) {
-        if (s.kind == repair::Step::Kind::flush)
+        if (s.kind == io::Step::Kind::flush)
             fmt::print("    flush    {}\n", s.what);
         else
             fmt::print("    {:<8} {:#x} +{}  {}\n", step_name(s.kind), s.offset,
-                       s.kind == repair::Step::Kind::write ? s.data.size() : s.length, s.what);
+                       s.kind == io::Step::Kind::write ? s.data.size() : s.length, s.what);
     }
 }
 
-nlohmann::ordered_json plan_json(const repair::Plan& plan)
+nlohmann::ordered_json plan_json(const io::Plan& plan)
 {
     nlohmann::ordered_json steps = nlohmann::ordered_json::array();
     for (const auto& s : plan.steps()) {
         nlohmann::ordered_json j;
         j["step"] = step_name(s.kind);
-        if (s.kind != repair::Step::Kind::flush) {
+        if (s.kind != io::Step::Kind::flush) {
             j["offset"] = s.offset;
-            j["length"] = s.kind == repair::Step::Kind::write ? s.data.size() : s.length;
+            j["length"] = s.kind == io::Step::Kind::write ? s.data.size() : s.length;
         }
         j["what"] = s.what;
         steps.push_back(std::move(j));
@@ -72,7 +72,7 @@ int undo(const std::string& undo_path, const std::string& image_path)
     auto file = io::FileDevice::open(undo_path, io::Access::read_only, io::LockMode::none);
     if (!file)
         return fail_with(file.error().message);
-    auto done = repair::apply_undo(**file, **image);
+    auto done = io::apply_undo(**file, **image);
     if (!done)
         return fail_with(done.error().message);
     fmt::print("Restored '{}' from '{}'.\n", image_path, undo_path);
@@ -153,11 +153,10 @@ int repair_main(int argc, char** argv)
     if (!outcome)
         return fail_with(fmt::format("Repair not possible, nothing was changed: {}", outcome.error().message));
 
-    if (!quiet && !json)
+    if (!json)
         print_findings_human(outcome->before);
     for (const auto& line : outcome->refused)
-        if (!quiet)
-            fmt::print(stderr, "{}\n", line);
+        fmt::print(stderr, "{}\n", line);
 
     if (dry_run) {
         if (!quiet && !json)
@@ -183,7 +182,7 @@ int repair_main(int argc, char** argv)
             return fail_with(u.error().message);
         undo_dev = *u;
     }
-    auto done = repair::execute(outcome->plan, **dev, undo_dev.get());
+    auto done = io::execute(outcome->plan, **dev, undo_dev.get());
     if (!done)
         return fail_with(fmt::format("Repair interrupted: {} (the image is consistent up to the last flushed step)",
                                      done.error().message));
@@ -197,11 +196,7 @@ int repair_main(int argc, char** argv)
 
     if (json) {
         if (!quiet) {
-            auto j = report_json({path, "qcow2"}, *after);
-            if (outcome->leaks_fixed)
-                j["leaks-fixed"] = outcome->leaks_fixed;
-            if (outcome->corruptions_fixed)
-                j["corruptions-fixed"] = outcome->corruptions_fixed;
+            auto j = report_json({path, "qcow2"}, *after, {outcome->leaks_fixed, outcome->corruptions_fixed});
             j["before"] = {{"corruptions", outcome->before.corruptions},
                            {"leaks", outcome->before.leaks},
                            {"check-errors", outcome->before.check_errors}};
@@ -213,15 +208,16 @@ int repair_main(int argc, char** argv)
             j["rebuilt-refcounts"] = outcome->rebuild;
             fmt::print("{}\n", j.dump(4));
         }
-    } else if (!quiet) {
-        if (outcome->leaks_fixed || outcome->corruptions_fixed) {
+    } else {
+        if (!quiet && (outcome->leaks_fixed || outcome->corruptions_fixed)) {
             fmt::print("The following inconsistencies were found and repaired:\n\n"
                        "    {} leaked clusters\n    {} corruptions\n\n",
                        outcome->leaks_fixed, outcome->corruptions_fixed);
             fmt::print("Double checking the fixed image now...\n");
         }
         print_findings_human(*after);
-        print_summary_human(*after);
+        if (!quiet)
+            print_summary_human(*after);
     }
     if (after->check_errors)
         print_error(tool, "Check failed");

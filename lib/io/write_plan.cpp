@@ -1,4 +1,4 @@
-#include "repair/plan.hpp"
+#include "io/write_plan.hpp"
 
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace imgmend::repair {
+namespace imgmend::io {
 
 using util::Errc;
 using util::fail;
@@ -125,4 +125,4 @@ Result<void> apply_undo(io::BlockDevice& undo, io::BlockDevice& image)
     return image.flush();
 }
 
-} // namespace imgmend::repair
+} // namespace imgmend::io

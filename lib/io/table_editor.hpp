@@ -4,11 +4,11 @@
 // each write leaves an entry either old or new, never torn.
 #pragma once
 
-#include "repair/plan.hpp"
+#include "io/write_plan.hpp"
 
 #include <map>
 
-namespace imgmend::repair {
+namespace imgmend::io {
 
 class TableEditor {
 public:
@@ -28,4 +28,4 @@ private:
     std::map<uint64_t, Edited> tables_;
 };
 
-} // namespace imgmend::repair
+} // namespace imgmend::io

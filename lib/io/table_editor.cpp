@@ -1,9 +1,9 @@
-#include "repair/table_editor.hpp"
+#include "io/table_editor.hpp"
 
 #include <algorithm>
 #include <fmt/format.h>
 
-namespace imgmend::repair {
+namespace imgmend::io {
 
 namespace {
 constexpr uint64_t sector = 512;
@@ -40,4 +40,4 @@ void TableEditor::emit(Plan& plan, const std::string& what)
     }
 }
 
-} // namespace imgmend::repair
+} // namespace imgmend::io

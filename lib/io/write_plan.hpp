@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace imgmend::repair {
+namespace imgmend::io {
 
 using util::Result;
 
@@ -48,4 +48,4 @@ Result<void> execute(const Plan& plan, io::BlockDevice& image, io::BlockDevice* 
 // Restores an image from an undo file written by execute().
 Result<void> apply_undo(io::BlockDevice& undo, io::BlockDevice& image);
 
-} // namespace imgmend::repair
+} // namespace imgmend::io

@@ -1,0 +1,83 @@
+#include "rebase/rebase_command.hpp"
+
+#include "common/diagnostics.hpp"
+#include "common/exit_code.hpp"
+#include "common/options.hpp"
+#include "common/progress.hpp"
+#include "formats/probe.hpp"
+#include "io/file_device.hpp"
+#include "rebase/rebase.hpp"
+
+namespace imgmend::tools {
+
+namespace {
+
+constexpr const char* tool = "imgmend-rebase";
+
+int fail_with(std::string_view message)
+{
+    print_error(tool, message);
+    return to_int(ExitCode::failed);
+}
+
+} // namespace
+
+int rebase_main(int argc, char** argv)
+{
+    OptionParser parser(tool, "[-f FMT] -b BACKING [-F FMT | -B FMT] [-u] [-c] [-p] [-q] [-U] IMAGE",
+                        "Move a qcow2 overlay onto a new backing file (\"\" flattens it) without changing what the "
+                        "guest reads.");
+    parser.add_image_options();
+    parser.options().add_options()
+        ("backing,b", po::value<std::string>(), "the new backing file, as it will be stored (\"\": none)")
+        ("backing-format,F", po::value<std::string>(), "format of the new backing file (required with -b)")
+        ("B", po::value<std::string>(), "same as -F")
+        ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
+        ("compress,c", "write copied clusters compressed")
+        ("progress,p", "show progress on stderr")
+        ("progress-json", "progress as JSON lines on stderr")
+        ("quiet,q", "print nothing but errors");
+    if (auto code = parser.parse(argc, argv))
+        return *code;
+    const auto& vm = parser.vm();
+    const std::string path = vm["image"].as<std::string>();
+    if (!vm.count("backing"))
+        return fail_with("-b BACKING is required (use -b \"\" to flatten)");
+
+    rebase::RebaseOptions options;
+    options.backing = vm["backing"].as<std::string>();
+    std::string fmt_name = vm.count("backing-format") ? vm["backing-format"].as<std::string>()
+                           : vm.count("B")            ? vm["B"].as<std::string>()
+                                                      : "";
+    if (!fmt_name.empty()) {
+        auto f = formats::parse_format(fmt_name);
+        if (!f)
+            return fail_with(f.error().message);
+        options.backing_format = *f;
+    }
+    options.mode = vm.count("unsafe") ? rebase::Mode::unsafe : rebase::Mode::safe;
+    options.compress = vm.count("compress") ? rebase::Compress::yes : rebase::Compress::no;
+    options.backing_lock = vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read;
+    if (vm.count("format") && vm["format"].as<std::string>() != "qcow2")
+        return fail_with("only qcow2 overlays can be rebased");
+
+    auto dev = io::FileDevice::open(path, io::Access::read_write, io::LockMode::write);
+    if (!dev)
+        return fail_with(fmt::format("Could not open '{}': {}", path, dev.error().message));
+    auto format = formats::probe_format(**dev);
+    if (!format || *format != formats::Format::qcow2)
+        return fail_with(fmt::format("'{}' is not a qcow2 image: only qcow2 overlays can be rebased", path));
+
+    ProgressStyle style = vm.count("progress-json") ? ProgressStyle::json
+                          : vm.count("progress")    ? ProgressStyle::bar
+                                                    : ProgressStyle::off;
+    Progress progress(style, "rebase");
+    options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+    auto stats = rebase::rebase_overlay(path, *dev, options);
+    progress.finish();
+    if (!stats)
+        return fail_with(stats.error().message);
+    return to_int(ExitCode::ok);
+}
+
+} // namespace imgmend::tools
