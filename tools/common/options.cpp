@@ -8,8 +8,9 @@
 
 namespace imgmend::tools {
 
-OptionParser::OptionParser(std::string tool, std::string usage, std::string summary)
-    : tool_(std::move(tool)), usage_(std::move(usage)), summary_(std::move(summary)), options_("Options")
+OptionParser::OptionParser(std::string tool, std::string usage, std::string summary, Positionals positionals)
+    : tool_(std::move(tool)), usage_(std::move(usage)), summary_(std::move(summary)), options_("Options"),
+      positionals_(positionals)
 {
     options_.add_options()("help,h", "print this help and exit");
 }
@@ -32,9 +33,14 @@ std::optional<int> OptionParser::parse(int argc, char** argv)
 {
     po::options_description all;
     all.add(options_);
-    all.add_options()("image", po::value<std::string>());
     po::positional_options_description positional;
-    positional.add("image", 1);
+    if (positionals_ == Positionals::one_image) {
+        all.add_options()("image", po::value<std::string>());
+        positional.add("image", 1);
+    } else {
+        all.add_options()("image", po::value<std::vector<std::string>>());
+        positional.add("image", -1);
+    }
     try {
         po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm_);
         po::notify(vm_);
@@ -47,7 +53,9 @@ std::optional<int> OptionParser::parse(int argc, char** argv)
         return to_int(ExitCode::ok);
     }
     if (!vm_.count("image")) {
-        print_error(tool_, fmt::format("Expecting one image file name (try '{} --help')", tool_));
+        print_error(tool_, fmt::format("Expecting {} (try '{} --help')",
+                                       positionals_ == Positionals::one_image ? "one image file name" : "paths",
+                                       tool_));
         return to_int(ExitCode::usage);
     }
     return std::nullopt;

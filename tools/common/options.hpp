@@ -10,9 +10,12 @@ namespace imgmend::tools {
 
 namespace po = boost::program_options;
 
+enum class Positionals { one_image, many_paths };
+
 class OptionParser {
 public:
-    OptionParser(std::string tool, std::string usage, std::string summary);
+    OptionParser(std::string tool, std::string usage, std::string summary,
+                 Positionals positionals = Positionals::one_image);
 
     po::options_description& options() { return options_; }
     // Adds -f/--format and -U/--force-share.
@@ -31,6 +34,7 @@ private:
     std::string summary_;
     po::options_description options_;
     po::variables_map vm_;
+    Positionals positionals_;
 };
 
 } // namespace imgmend::tools

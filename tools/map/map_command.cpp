@@ -6,6 +6,7 @@
 #include "common/progress.hpp"
 #include "common/size_arg.hpp"
 #include "map/map_output.hpp"
+#include "map/map_svg.hpp"
 #include "util/checked.hpp"
 
 namespace imgmend::tools {
@@ -22,6 +23,8 @@ std::optional<MapFormat> parse_map_format(const std::string& name)
         return MapFormat::json;
     if (name == "joint")
         return MapFormat::joint;
+    if (name == "svg")
+        return MapFormat::svg;
     return std::nullopt;
 }
 
@@ -35,12 +38,12 @@ int fail_with(const util::Error& error)
 
 int map_main(int argc, char** argv)
 {
-    OptionParser parser(tool, "[-f FMT] [--output=human|json|joint] [--start-offset=N] [--max-length=N] [-U] "
+    OptionParser parser(tool, "[-f FMT] [--output=human|json|joint|svg] [--start-offset=N] [--max-length=N] [-U] "
                               "[--totals] [-p] IMAGE",
                         "Print the allocation of every guest byte of IMAGE through its backing chain.");
     parser.add_image_options();
     parser.options().add_options()
-        ("output", po::value<std::string>()->default_value("human"), "human, json or joint")
+        ("output", po::value<std::string>()->default_value("human"), "human, json, joint or svg")
         ("start-offset", po::value<std::string>(), "first guest byte to map (size suffixes allowed)")
         ("max-length", po::value<std::string>(), "map at most this many bytes")
         ("totals", "print bytes per class and a fragmentation figure instead of the extents")
@@ -51,7 +54,7 @@ int map_main(int argc, char** argv)
 
     auto format = parse_map_format(vm["output"].as<std::string>());
     if (!format) {
-        print_error(tool, fmt::format("--output must be human, json or joint, not '{}'", vm["output"].as<std::string>()));
+        print_error(tool, fmt::format("--output must be human, json, joint or svg, not '{}'", vm["output"].as<std::string>()));
         return to_int(ExitCode::usage);
     }
     uint64_t start = 0;
@@ -77,7 +80,16 @@ int map_main(int argc, char** argv)
     Progress progress(vm.count("progress") ? ProgressStyle::bar : ProgressStyle::off, "map");
     auto on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     util::Result<void> result;
-    if (vm.count("totals")) {
+    if (*format == MapFormat::svg) {
+        SvgMap svg(start, std::min(end, chain->size()));
+        result = map::map_chain(*chain, start, end, [&](const map::MapEntry& e) -> util::Result<void> {
+            svg.add(e);
+            return {};
+        }, on_progress);
+        progress.finish();
+        if (result)
+            svg.render(stdout, vm["image"].as<std::string>());
+    } else if (vm.count("totals")) {
         map::Totals totals;
         result = map::map_chain(*chain, start, end, [&](const map::MapEntry& e) -> util::Result<void> {
             totals.add(e);

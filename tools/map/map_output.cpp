@@ -42,6 +42,8 @@ util::Result<void> MapPrinter::entry(const map::MapEntry& e)
             fmt::format_to(out, ", \"offset\": {}", *e.offset);
         fmt::format_to(out, "}}");
         break;
+    case MapFormat::svg:
+        break;
     case MapFormat::joint: {
         unsigned flags = map::joint_flags(e);
         fmt::format_to(out, "{:>16} {:>16} {:>5}  {}\n", e.start, e.length, flags, map::joint_words(flags));

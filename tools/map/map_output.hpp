@@ -11,7 +11,7 @@
 
 namespace imgmend::tools {
 
-enum class MapFormat { human, json, joint };
+enum class MapFormat { human, json, joint, svg };
 
 class MapPrinter {
 public:

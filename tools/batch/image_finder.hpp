@@ -1,0 +1,19 @@
+// Finds the qcow2 images under some paths for a batch check: regular files
+// whose first bytes are the qcow2 magic, in sorted order. Symlinks are never
+// followed (neither to files nor to folders), so a batch stays inside the
+// trees it was given.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace imgmend::tools {
+
+struct FoundImages {
+    std::vector<std::string> images;
+    std::vector<std::string> errors; // unreadable paths, one message each
+};
+
+FoundImages find_qcow2_images(const std::vector<std::string>& paths);
+
+} // namespace imgmend::tools

@@ -1,0 +1,70 @@
+#include "imgmend/front.hpp"
+
+#include "batch/batch_command.hpp"
+#include "check/check_command.hpp"
+#include "common/diagnostics.hpp"
+#include "common/exit_code.hpp"
+#include "map/map_command.hpp"
+#include "rebase/rebase_command.hpp"
+#include "repair/repair_command.hpp"
+
+#include <array>
+#include <fmt/format.h>
+#include <string_view>
+
+#ifndef IMGMEND_VERSION
+#define IMGMEND_VERSION "unknown"
+#endif
+
+namespace imgmend::tools {
+
+namespace {
+
+struct Command {
+    std::string_view name;
+    int (*run)(int, char**);
+    std::string_view summary;
+};
+
+constexpr std::array commands{
+    Command{"check", check_main, "find every inconsistency in a qcow2 image (as qemu-img check)"},
+    Command{"repair", repair_main, "repair a qcow2 image, crash safe, with dry run and undo"},
+    Command{"rebase", rebase_main, "move an overlay onto a new backing file (as qemu-img rebase)"},
+    Command{"map", map_main, "show where every guest byte comes from (as qemu-img map)"},
+    Command{"batch", batch_main, "check every qcow2 image under some folders, in parallel (for cron)"},
+};
+
+void print_help()
+{
+    fmt::print("Usage: imgmend COMMAND [OPTIONS] IMAGE\n\nCommands:\n");
+    for (const auto& c : commands)
+        fmt::print("  {:<8} {}\n", c.name, c.summary);
+    fmt::print("  {:<8} {}\n", "help", "print this list");
+    fmt::print("\n'imgmend COMMAND --help' shows a command's options; see imgmend(1).\n");
+}
+
+} // namespace
+
+int front_main(int argc, char** argv)
+{
+    if (argc < 2) {
+        print_help();
+        return to_int(ExitCode::usage);
+    }
+    std::string_view name = argv[1];
+    if (name == "help" || name == "--help" || name == "-h") {
+        print_help();
+        return to_int(ExitCode::ok);
+    }
+    if (name == "--version" || name == "version") {
+        fmt::print("imgmend {}\n", IMGMEND_VERSION);
+        return to_int(ExitCode::ok);
+    }
+    for (const auto& c : commands)
+        if (c.name == name)
+            return c.run(argc - 1, argv + 1);
+    print_error("imgmend", fmt::format("unknown command '{}' (try 'imgmend help')", name));
+    return to_int(ExitCode::usage);
+}
+
+} // namespace imgmend::tools
