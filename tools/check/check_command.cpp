@@ -34,16 +34,15 @@ int check_main(int argc, char** argv)
         if (std::strcmp(argv[i], "-r") == 0 || std::strncmp(argv[i], "--repair", 8) == 0 ||
             (std::strncmp(argv[i], "-r", 2) == 0 && argv[i][2] != '\0'))
             return repair_main(argc, argv);
-    OptionParser parser(tool, "[-f FMT] [--output=human|json] [-q] [-U] [-p] [--verify-compressed] IMAGE",
+    OptionParser parser(tool, "[-f FMT] [--output=human|json] [-q] [-U] [-p|--progress=json] [--verify-compressed] IMAGE",
                         "Check a qcow2 image for inconsistencies, as qemu-img check does, and explain each one.");
     parser.add_image_options();
     parser.options().add_options()
         ("output", po::value<std::string>()->default_value("human"), "human or json")
         ("quiet,q", "print nothing on stdout (findings still go to stderr)")
-        ("progress,p", "show progress on stderr")
-        ("progress-json", "progress as JSON lines on stderr")
         ("verify-compressed", "also decompress every compressed cluster (slower)")
         ("repair,r", po::value<std::string>(), "repair: leaks or all (runs imgmend-repair)");
+    parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
@@ -82,11 +81,11 @@ int check_main(int argc, char** argv)
     if (!image)
         return fail_with(fmt::format("Could not open '{}': {}", path, image.error().message));
 
-    ProgressStyle style = vm.count("progress-json") ? ProgressStyle::json
-                          : vm.count("progress")    ? ProgressStyle::bar
-                                                    : ProgressStyle::off;
-    Progress tables(style, "tables");
-    Progress refcounts(style, "refcounts");
+    auto style = progress_style(tool, vm);
+    if (!style)
+        return to_int(ExitCode::usage);
+    Progress tables(*style, "tables");
+    Progress refcounts(*style, "refcounts");
     check::CheckOptions options;
     options.verify_compressed = vm.count("verify-compressed") ? check::VerifyCompressed::yes : check::VerifyCompressed::no;
     options.progress = [&](uint64_t done, uint64_t total, std::string_view phase) {

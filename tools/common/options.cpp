@@ -22,6 +22,14 @@ void OptionParser::add_image_options()
         ("force-share,U", "open without taking qemu's image locks");
 }
 
+void OptionParser::add_progress_option()
+{
+    options_.add_options()
+        (",p", "show a progress bar on stderr")
+        ("progress", po::value<std::string>()->implicit_value("bar"),
+         "progress on stderr: --progress=bar or --progress=json (JSON lines)");
+}
+
 void OptionParser::print_help() const
 {
     fmt::print("Usage: {} {}\n\n{}\n\n", tool_, usage_, summary_);

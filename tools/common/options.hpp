@@ -20,6 +20,8 @@ public:
     po::options_description& options() { return options_; }
     // Adds -f/--format and -U/--force-share.
     void add_image_options();
+    // Adds -p / --progress[=bar|json].
+    void add_progress_option();
 
     // Parses; on --help or a usage error prints and returns the exit code
     // to use, else nullopt with the variables in vm().

@@ -1,8 +1,23 @@
 #include "common/progress.hpp"
 
+#include "common/diagnostics.hpp"
+
 #include <fmt/format.h>
 
 namespace imgmend::tools {
+
+std::optional<ProgressStyle> progress_style(std::string_view tool, const boost::program_options::variables_map& vm)
+{
+    if (!vm.count("progress"))
+        return vm.count("p") ? ProgressStyle::bar : ProgressStyle::off;
+    const auto& value = vm["progress"].as<std::string>();
+    if (value == "bar")
+        return ProgressStyle::bar;
+    if (value == "json")
+        return ProgressStyle::json;
+    print_error(tool, fmt::format("--progress must be bar or json, not '{}'", value));
+    return std::nullopt;
+}
 
 void Progress::update(uint64_t done, uint64_t total)
 {
@@ -28,6 +43,8 @@ void Progress::finish()
     if (style_ == ProgressStyle::off || finished_)
         return;
     finished_ = true;
+    if (last_percent_ == 100 && done_ == total_ && style_ == ProgressStyle::json)
+        return; // the last update already said so
     if (style_ == ProgressStyle::json)
         fmt::print(stderr, "{{\"done\": {}, \"total\": {}, \"phase\": \"{}\"}}\n", total_, total_, phase_);
     else

@@ -2,13 +2,20 @@
 // JSON lines {"done": N, "total": N, "phase": "..."} for UIs.
 #pragma once
 
+#include <boost/program_options/variables_map.hpp>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace imgmend::tools {
 
 enum class ProgressStyle { off, bar, json };
+
+// The style asked for by --progress[=bar|json] (OptionParser::add_progress_option);
+// nullopt, after printing the error, for an unknown style.
+std::optional<ProgressStyle> progress_style(std::string_view tool, const boost::program_options::variables_map& vm);
 
 class Progress {
 public:

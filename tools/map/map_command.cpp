@@ -39,15 +39,15 @@ int fail_with(const util::Error& error)
 int map_main(int argc, char** argv)
 {
     OptionParser parser(tool, "[-f FMT] [--output=human|json|joint|svg] [--start-offset=N] [--max-length=N] [-U] "
-                              "[--totals] [-p] IMAGE",
+                              "[--totals] [-p|--progress=json] IMAGE",
                         "Print the allocation of every guest byte of IMAGE through its backing chain.");
     parser.add_image_options();
     parser.options().add_options()
         ("output", po::value<std::string>()->default_value("human"), "human, json, joint or svg")
         ("start-offset", po::value<std::string>(), "first guest byte to map (size suffixes allowed)")
         ("max-length", po::value<std::string>(), "map at most this many bytes")
-        ("totals", "print bytes per class and a fragmentation figure instead of the extents")
-        ("progress,p", "show progress on stderr");
+        ("totals", "print bytes per class and a fragmentation figure instead of the extents");
+    parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
@@ -77,7 +77,10 @@ int map_main(int argc, char** argv)
         return fail_with(chain.error());
     uint64_t end = util::checked_add(start, max_length).value_or(UINT64_MAX);
 
-    Progress progress(vm.count("progress") ? ProgressStyle::bar : ProgressStyle::off, "map");
+    auto style = progress_style(tool, vm);
+    if (!style)
+        return to_int(ExitCode::usage);
+    Progress progress(*style, "map");
     auto on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     util::Result<void> result;
     if (*format == MapFormat::svg) {

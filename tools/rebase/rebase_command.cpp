@@ -24,7 +24,7 @@ int fail_with(std::string_view message)
 
 int rebase_main(int argc, char** argv)
 {
-    OptionParser parser(tool, "[-f FMT] -b BACKING [-F FMT | -B FMT] [-u] [-c] [-p] [-q] [-U] IMAGE",
+    OptionParser parser(tool, "[-f FMT] -b BACKING [-F FMT | -B FMT] [-u] [-c] [-p|--progress=json] [-q] [-U] IMAGE",
                         "Move a qcow2 overlay onto a new backing file (\"\" flattens it) without changing what the "
                         "guest reads.");
     parser.add_image_options();
@@ -34,9 +34,8 @@ int rebase_main(int argc, char** argv)
         ("B", po::value<std::string>(), "same as -F")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
         ("compress,c", "write copied clusters compressed")
-        ("progress,p", "show progress on stderr")
-        ("progress-json", "progress as JSON lines on stderr")
         ("quiet,q", "print nothing but errors");
+    parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
@@ -68,10 +67,10 @@ int rebase_main(int argc, char** argv)
     if (!format || *format != formats::Format::qcow2)
         return fail_with(fmt::format("'{}' is not a qcow2 image: only qcow2 overlays can be rebased", path));
 
-    ProgressStyle style = vm.count("progress-json") ? ProgressStyle::json
-                          : vm.count("progress")    ? ProgressStyle::bar
-                                                    : ProgressStyle::off;
-    Progress progress(style, "rebase");
+    auto style = progress_style(tool, vm);
+    if (!style)
+        return to_int(ExitCode::usage);
+    Progress progress(*style, "rebase");
     options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     auto stats = rebase::rebase_overlay(path, *dev, options);
     progress.finish();

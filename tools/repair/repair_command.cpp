@@ -83,7 +83,7 @@ int undo(const std::string& undo_path, const std::string& image_path)
 
 int repair_main(int argc, char** argv)
 {
-    OptionParser parser(tool, "-r leaks|all [-f FMT] [--output=human|json] [--dry-run] [--undo-file=FILE] [-p] IMAGE\n"
+    OptionParser parser(tool, "-r leaks|all [-f FMT] [--output=human|json] [--dry-run] [--undo-file=FILE] [-p|--progress=json] IMAGE\n"
                               "       imgmend-repair --undo FILE IMAGE",
                         "Repair a qcow2 image as qemu-img check -r does, never losing data, crash safe at every write.");
     parser.add_image_options();
@@ -93,9 +93,8 @@ int repair_main(int argc, char** argv)
         ("dry-run", "print every planned write and change nothing")
         ("undo-file", po::value<std::string>(), "save the bytes about to be overwritten to FILE first")
         ("undo", po::value<std::string>(), "restore IMAGE from an undo file")
-        ("quiet,q", "print nothing but errors")
-        ("progress,p", "show progress on stderr")
-        ("progress-json", "progress as JSON lines on stderr");
+        ("quiet,q", "print nothing but errors");
+    parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
@@ -142,10 +141,10 @@ int repair_main(int argc, char** argv)
     if (!image)
         return fail_with(fmt::format("Could not open '{}': {}", path, image.error().message));
 
-    ProgressStyle style = vm.count("progress-json") ? ProgressStyle::json
-                          : vm.count("progress")    ? ProgressStyle::bar
-                                                    : ProgressStyle::off;
-    Progress progress(style, "check");
+    auto style = progress_style(tool, vm);
+    if (!style)
+        return to_int(ExitCode::usage);
+    Progress progress(*style, "check");
     check::CheckOptions options;
     options.progress = [&](uint64_t done, uint64_t total, std::string_view) { progress.update(done, total); };
     auto outcome = repair::plan_repair(**image, mode, options);
