@@ -25,7 +25,8 @@ Result<CheckReport> check_qcow2(qcow2::Image& image, const CheckOptions& options
 
 Checker::Checker(qcow2::Image& image, const CheckOptions& options)
     : image_(image), options_(options), geometry_(image.geometry()), dev_(image.file()), file_size_(dev_.size()),
-      counts_(geometry_.refcount_order, util::div_round_up(file_size_, geometry_.cluster_size))
+      counts_(geometry_.refcount_order, util::div_round_up(file_size_, geometry_.cluster_size)),
+      metadata_use_(counts_.size())
 {
 }
 
@@ -93,25 +94,23 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
     uint64_t first = offset / cs;
     uint64_t last = (*end - 1) / cs;
     // Bounded: the end lies less than one cluster past the end of the file.
-    counts_.grow(last + 1);
-    if (metadata_use_.size() < last + 1) {
-        metadata_use_.resize(last + 1);
-        data_use_.resize(last + 1);
-        l2_use_.resize(last + 1);
+    if (last >= counts_.size()) {
+        counts_.grow(last + 1);
+        metadata_use_.resize(counts_.size());
     }
     bool shareable = image_.header().nb_snapshots > 0;
+    bool metadata = role.is_metadata();
     for (uint64_t k = first; k <= last; ++k) {
         if (role.kind != RoleKind::compressed_data) {
-            // Snapshots legitimately share L2 tables and data clusters.
-            bool l2 = role.kind == RoleKind::l2_table;
-            bool conflict = role.is_metadata()
-                                ? data_use_[k] || (metadata_use_[k] && !(l2 && shareable && l2_use_[k]))
-                                : metadata_use_[k] || (data_use_[k] && !shareable);
+            // Users that contradict each other. Snapshots legitimately
+            // share L2 tables and data clusters; nothing else is shared.
+            bool used_before = counts_.get(k) > 0;
+            bool conflict = metadata ? used_before && !(role.kind == RoleKind::l2_table && shareable && metadata_use_[k])
+                                     : metadata_use_[k] || (used_before && !shareable);
             if (conflict)
                 conflicts_.push_back(k);
-            (role.is_metadata() ? metadata_use_ : data_use_)[k] = true;
-            if (l2)
-                l2_use_[k] = true;
+            if (metadata)
+                metadata_use_[k] = true;
         }
         if (counts_.increment(k))
             continue;
@@ -119,6 +118,11 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
                   fmt::format("ERROR: overflow cluster offset=0x{:x}", k * cs)};
         f.cluster = k;
         f.host_offset = k * cs;
+        f.l1_index = role.l1_index;
+        f.l2_index = role.l2_index;
+        f.guest_offset = role.guest_offset;
+        f.snapshot = role.snapshot;
+        f.bitmap = role.bitmap;
         f.owner = role.describe();
         report_.add(std::move(f));
     }
@@ -167,7 +171,33 @@ void Checker::read_bitmaps()
         report_.add(std::move(f));
         return;
     }
+    const uint64_t cs = geometry_.cluster_size;
     for (const auto& bm : *dir) {
+        // The constraints qemu checks before it will open the image.
+        std::string problem;
+        uint64_t bits = bm.granularity_bits >= 9 && bm.granularity_bits <= 31
+                            ? util::div_round_up(geometry_.virtual_size, uint64_t{1} << bm.granularity_bits)
+                            : 0;
+        uint64_t needed = util::div_round_up(util::div_round_up(bits, 8), cs);
+        if (bm.type != 1)
+            problem = fmt::format("unknown type {}", bm.type);
+        else if (bm.granularity_bits < 9 || bm.granularity_bits > 31)
+            problem = fmt::format("granularity_bits {} outside 9..31", bm.granularity_bits);
+        else if (bm.flags & ~uint32_t{0x7})
+            problem = fmt::format("reserved flag bits set ({:#x})", bm.flags);
+        else if (bm.name.empty())
+            problem = "empty name";
+        else if (bm.table_offset % cs != 0)
+            problem = fmt::format("table offset {:#x} is not cluster aligned", bm.table_offset);
+        else if (bm.table_size < needed)
+            problem = fmt::format("table of {} entries is too small for the disk ({} needed)", bm.table_size, needed);
+        if (!problem.empty()) {
+            Finding f{FindingKind::bitmap_directory_damaged, Severity::corruption, Repair::none,
+                      fmt::format("ERROR bitmap '{}' directory entry: {}", bm.name, problem)};
+            f.bitmap = bm.name;
+            f.host_offset = bm.entry_offset;
+            report_.add(std::move(f));
+        }
         if (!(bm.flags & qcow2::bitmap_flag_in_use))
             continue;
         Finding f{FindingKind::bitmap_in_use, Severity::warning, Repair::none,

@@ -36,6 +36,7 @@ private:
     io::BlockDevice& dev_;
     uint64_t file_size_;
     ClusterCounts counts_;
+    std::vector<bool> metadata_use_; // cluster holds metadata (one bit per cluster)
     CheckReport report_;
     std::optional<qcow2::SnapshotTable> snapshots_;
     std::optional<std::vector<qcow2::BitmapEntry>> bitmaps_;
@@ -45,9 +46,6 @@ private:
     // compare_refcounts); everywhere else the two agree.
     std::unordered_map<uint64_t, uint64_t> mismatches_;
     std::vector<uint64_t> unreadable_;
-    std::vector<bool> metadata_use_;  // cluster holds metadata
-    std::vector<bool> data_use_;      // cluster holds (uncompressed) guest data
-    std::vector<bool> l2_use_;        // cluster holds an L2 table
     std::vector<uint64_t> conflicts_;
     bool rebuild_needed_ = false;
     uint64_t cached_block_offset_ = 0;

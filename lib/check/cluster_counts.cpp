@@ -17,34 +17,6 @@ ClusterCounts::ClusterCounts(uint32_t refcount_order, uint64_t clusters)
 {
 }
 
-uint64_t ClusterCounts::get(uint64_t cluster) const
-{
-    if (order_ == 6)
-        return words_[cluster];
-    uint64_t bit = cluster << order_;
-    return (words_[bit / 64] >> (bit % 64)) & max_;
-}
-
-void ClusterCounts::set(uint64_t cluster, uint64_t value)
-{
-    if (order_ == 6) {
-        words_[cluster] = value;
-        return;
-    }
-    uint64_t bit = cluster << order_;
-    uint64_t& w = words_[bit / 64];
-    w = (w & ~(max_ << (bit % 64))) | ((value & max_) << (bit % 64));
-}
-
-bool ClusterCounts::increment(uint64_t cluster)
-{
-    uint64_t v = get(cluster);
-    if (v == max_)
-        return false;
-    set(cluster, v + 1);
-    return true;
-}
-
 void ClusterCounts::grow(uint64_t clusters)
 {
     if (clusters <= clusters_)

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <unordered_set>
 
 namespace imgmend::check {
 
@@ -28,7 +27,7 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
     uint64_t block = reftable_[t] & refcount::reftable_offset_mask;
     if (block == 0)
         return 0;
-    if (block % geometry_.cluster_size != 0 || block >= dev_.size())
+    if (block % geometry_.cluster_size != 0)
         return util::fail(util::Errc::corrupt_metadata, "refcount block {} is unreadable", t);
     if (block != cached_block_offset_ || cached_block_.empty()) {
         cached_block_.resize(geometry_.cluster_size);
@@ -45,12 +44,15 @@ Result<void> Checker::compare_refcounts()
     const uint64_t clusters = counts_.size();
     uint64_t highest = 0;
     std::vector<uint8_t> block(cs);
+    for (uint64_t t = 0; t * per_block < clusters && t < reftable_.size(); ++t)
+        if (uint64_t b = reftable_[t] & refcount::reftable_offset_mask; b != 0 && b % cs == 0)
+            dev_.will_need(b, cs);
     for (uint64_t first = 0; first < clusters; first += per_block) {
         uint64_t t = first / per_block;
         uint64_t last = std::min(clusters, first + per_block);
         uint64_t offset = t < reftable_.size() ? reftable_[t] & refcount::reftable_offset_mask : 0;
-        // qemu cannot read a block that is unaligned or past the end of the file.
-        bool unreadable = offset != 0 && (offset % cs != 0 || offset >= dev_.size());
+        // qemu cannot read an unaligned block; one past the end of the file reads as zeros.
+        bool unreadable = offset != 0 && offset % cs != 0;
         if (offset == 0)
             std::fill(block.begin(), block.end(), 0);
         else if (!unreadable)
@@ -159,14 +161,15 @@ void Checker::attribute_owners()
     // Only for a bounded number of refcount findings: this walks the tables
     // a second time.
     constexpr size_t max_attributed = 100000;
-    std::unordered_map<uint64_t, Role> owners;
+    // Every user of each such cluster (up to a few), in walk order.
+    constexpr size_t max_users = 4;
+    std::unordered_map<uint64_t, std::vector<Role>> owners;
     for (const Finding& f : report_.findings)
         if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
             owners.size() < max_attributed)
-            owners.emplace(*f.cluster, Role{});
+            owners.emplace(*f.cluster, std::vector<Role>{});
     if (owners.empty())
         return;
-    std::unordered_set<uint64_t> seen;
     CheckReport scratch;
     const uint64_t cs = geometry_.cluster_size;
     auto record = [&](uint64_t offset, uint64_t size, const Role& role) {
@@ -174,8 +177,8 @@ void Checker::attribute_owners()
             return;
         for (uint64_t k = offset / cs; k <= (offset + size - 1) / cs; ++k) {
             auto it = owners.find(k);
-            if (it != owners.end() && seen.insert(k).second)
-                it->second = role;
+            if (it != owners.end() && it->second.size() < max_users)
+                it->second.push_back(role);
         }
     };
     WalkInputs inputs;
@@ -192,13 +195,19 @@ void Checker::attribute_owners()
         }
     }
     for (Finding& f : report_.findings) {
-        if (f.kind == FindingKind::refcount_too_high && f.references == 0 && f.cluster && !seen.count(*f.cluster))
-            f.owner = "no table references it";
-        if (!f.cluster || !seen.count(*f.cluster) ||
-            (f.kind != FindingKind::refcount_too_low && f.kind != FindingKind::refcount_too_high))
+        if ((f.kind != FindingKind::refcount_too_low && f.kind != FindingKind::refcount_too_high) || !f.cluster)
             continue;
-        const Role& r = owners[*f.cluster];
-        f.owner = r.describe();
+        const std::vector<Role>& users = owners[*f.cluster];
+        if (users.empty()) {
+            if (f.references == 0)
+                f.owner = "no table references it";
+            continue;
+        }
+        for (const Role& r : users)
+            f.owner += (f.owner.empty() ? "" : "; ") + r.describe();
+        // The location is the last user walked: with a legitimate user and a
+        // stray pointer, the stray one comes later in qemu's walk order.
+        const Role& r = users.back();
         f.l1_index = r.l1_index;
         f.l2_index = r.l2_index;
         f.guest_offset = r.guest_offset;

@@ -29,9 +29,16 @@ Result<void> ReferenceWalker::walk()
 {
     const qcow2::Header& h = image_.header();
     on_ref_(0, h.cluster_size(), Role{RoleKind::header});
-    // Count the active L2 tables first, for progress.
-    for (uint64_t i = 0; i < h.l1_size; ++i)
-        l2_total_ += (image_.l1_entry(i) & qcow2::offset_mask) != 0;
+    // Count the active L2 tables first, for progress, and ask the host to
+    // start reading them all: scattered tables then arrive in parallel.
+    for (uint64_t i = 0; i < h.l1_size; ++i) {
+        uint64_t l2 = image_.l1_entry(i) & qcow2::offset_mask;
+        if (l2 == 0)
+            continue;
+        ++l2_total_;
+        if (reporting_ == Reporting::findings)
+            image_.file().will_need(l2, h.cluster_size());
+    }
     TRY(walk_l1(h.l1_table_offset, h.l1_size, std::nullopt));
     walk_snapshots();
     if (inputs_.snapshots && inputs_.snapshots->total_bytes > 0)
@@ -112,6 +119,11 @@ Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, con
         return {};
     }
     uint64_t next_contiguous = 0;
+    // One Role per table (it holds the snapshot name); entries update its indices.
+    Role role{RoleKind::data};
+    role.l1_index = l1_index;
+    role.snapshot = snapshot;
+    const uint64_t table_guest = l1_index * g.l2_entries * g.cluster_size;
     for (uint64_t j = 0; j < g.l2_entries; ++j) {
         qcow2::L2Entry e;
         e.raw = util::load_be64(l2_buffer_, j * g.l2_entry_bytes);
@@ -119,7 +131,7 @@ Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, con
             e.bitmap = util::load_be64(l2_buffer_, j * 16 + 8);
         if (e.raw == 0 && e.bitmap == 0)
             continue;
-        uint64_t guest = (l1_index * g.l2_entries + j) * g.cluster_size;
+        uint64_t guest = table_guest + j * g.cluster_size;
         auto located = [&](FindingKind kind, Severity sev, Repair repair, std::string message) {
             Finding f{kind, sev, repair, std::move(message)};
             f.host_offset = l2_offset + j * g.l2_entry_bytes;
@@ -129,11 +141,9 @@ Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, con
             f.snapshot = snapshot;
             note(std::move(f));
         };
-        Role role{RoleKind::data};
-        role.l1_index = l1_index;
+        role.kind = RoleKind::data;
         role.l2_index = j;
         role.guest_offset = guest;
-        role.snapshot = snapshot;
 
         if (e.compressed()) {
             if (e.copied()) {

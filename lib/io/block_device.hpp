@@ -42,6 +42,9 @@ public:
     virtual Result<AllocationRun> allocation_at(uint64_t offset) = 0;
     // Bytes the host actually stores (st_blocks * 512 for a file).
     virtual uint64_t allocated_bytes() const = 0;
+    // A hint that [offset, offset + length) will be read soon, so the host
+    // can fetch many scattered tables in parallel. Optional.
+    virtual void will_need(uint64_t /*offset*/, uint64_t /*length*/) {}
 
     // Reads what exists of [offset, offset + out.size()) and zero-fills the
     // part past the end, as a guest sees a short host file.

@@ -156,6 +156,11 @@ Result<AllocationRun> FileDevice::allocation_at(uint64_t offset)
     return AllocationRun{Allocation::data, std::min<uint64_t>(hole, size_) - offset};
 }
 
+void FileDevice::will_need(uint64_t offset, uint64_t length)
+{
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_WILLNEED);
+}
+
 uint64_t FileDevice::allocated_bytes() const
 {
     struct stat st {};

@@ -28,6 +28,7 @@ public:
     Result<void> discard(uint64_t offset, uint64_t length) override;
     Result<AllocationRun> allocation_at(uint64_t offset) override;
     uint64_t allocated_bytes() const override;
+    void will_need(uint64_t offset, uint64_t length) override;
     // Does another process hold qemu's write permission on this file?
     bool writer_present() const { return io::writer_present(fd_); }
 

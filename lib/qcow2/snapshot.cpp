@@ -36,8 +36,11 @@ io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header
         s.vm_state_size = c.be32();
         s.extra_data_size = c.be32();
         if (s.extra_data_size > max_snapshot_extra)
-            return fail(Errc::corrupt_metadata, "Too much extra metadata in snapshot table entry {} at {:#x} ({} bytes)",
-                        i, pos, s.extra_data_size);
+            return util::Unexpected{util::Error{
+                Errc::corrupt_metadata,
+                fmt::format("Too much extra metadata in snapshot table entry {} at {:#x} ({} bytes)", i, pos,
+                            s.extra_data_size),
+                pos}};
         uint64_t variable = uint64_t{s.extra_data_size} + id_size + name_size;
         if (!util::range_within(pos + fixed_entry_bytes, variable, dev.size()))
             return fail(Errc::truncated, "snapshot table entry {} at {:#x} extends beyond end of file", i, pos);
