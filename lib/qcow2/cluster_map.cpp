@@ -54,7 +54,7 @@ Result<RangeStatus> Image::range_status(uint64_t offset, uint64_t max_length)
 Result<RangeStatus> Image::status_in_l2(uint64_t offset, uint64_t max_length, uint64_t l2_offset)
 {
     const Geometry& g = geometry_;
-    const std::vector<L2Entry>& table = *TRY(l2_table(l2_offset));
+    const L2Table& table = *TRY(l2_table(l2_offset));
     uint64_t l2_index = offset / g.cluster_size % g.l2_entries;
     uint32_t sc = static_cast<uint32_t>(offset % g.cluster_size / g.subcluster_size);
     SubclusterKind first = subcluster_kind(g, table[l2_index], sc);
@@ -76,7 +76,20 @@ Result<RangeStatus> Image::status_in_l2(uint64_t offset, uint64_t max_length, ui
     }
     // Bytes covered so far: the rest of the first subcluster.
     uint64_t length = g.subcluster_size - offset % g.subcluster_size;
-    if (first != SubclusterKind::compressed) {
+    if (first != SubclusterKind::compressed && g.subclusters == 1) {
+        // Standard entries: a run continues while each entry's kind bits and
+        // offset are the first one's plus one cluster per step (or equal,
+        // without a host cluster). COPIED and reserved bits do not matter.
+        constexpr uint64_t kind_bits = offset_mask | oflag_zero | oflag_compressed;
+        uint64_t expect = table.raw(l2_index) & kind_bits;
+        uint64_t step = host ? g.cluster_size : 0;
+        for (uint64_t index = l2_index + 1; index < g.l2_entries && length < max_length; ++index) {
+            expect += step;
+            if ((table.raw(index) & kind_bits) != expect)
+                break;
+            length += g.cluster_size;
+        }
+    } else if (first != SubclusterKind::compressed) {
         uint64_t index = l2_index;
         uint32_t next_sc = sc + 1;
         uint64_t expected_host = host ? *host + length : 0;
@@ -124,7 +137,7 @@ Result<void> Image::read_allocated(uint64_t offset, const RangeStatus& status, s
     }
     const Geometry& g = geometry_;
     uint64_t l2_offset = l1_entry(offset / g.bytes_per_l2()) & offset_mask;
-    const std::vector<L2Entry>& table = *TRY(l2_table(l2_offset));
+    const L2Table& table = *TRY(l2_table(l2_offset));
     uint64_t raw = table[offset / g.cluster_size % g.l2_entries].raw;
     if (raw != cached_compressed_raw_ || cached_compressed_.empty()) {
         CompressedDescriptor d = compressed_descriptor(g, raw);

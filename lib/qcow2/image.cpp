@@ -91,12 +91,23 @@ std::vector<L2Entry> decode_l2_table(const Geometry& g, std::span<const uint8_t>
     return entries;
 }
 
-Result<const std::vector<L2Entry>*> Image::l2_table(uint64_t l2_offset)
+uint64_t L2Table::raw(uint64_t index) const { return util::load_be64(bytes_, index * entry_bytes_); }
+
+L2Entry L2Table::operator[](uint64_t index) const
+{
+    L2Entry e;
+    e.raw = raw(index);
+    if (entry_bytes_ == 16)
+        e.bitmap = util::load_be64(bytes_, index * 16 + 8);
+    return e;
+}
+
+Result<const L2Table*> Image::l2_table(uint64_t l2_offset)
 {
     constexpr size_t cache_slots = 16;
     for (auto& slot : l2_cache_)
         if (slot.offset == l2_offset)
-            return &slot.entries;
+            return &slot.table;
     std::vector<uint8_t> bytes(geometry_.cluster_size);
     // Like qemu, a table past the end of a short file reads as zeros.
     TRY(file_->read_zero_padded(l2_offset, bytes));
@@ -105,8 +116,8 @@ Result<const std::vector<L2Entry>*> Image::l2_table(uint64_t l2_offset)
     CachedL2& slot = l2_cache_[l2_cache_next_];
     l2_cache_next_ = (l2_cache_next_ + 1) % cache_slots;
     slot.offset = l2_offset;
-    slot.entries = decode_l2_table(geometry_, bytes);
-    return &slot.entries;
+    slot.table = L2Table(geometry_, std::move(bytes));
+    return &slot.table;
 }
 
 } // namespace imgmend::qcow2

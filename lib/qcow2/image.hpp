@@ -21,6 +21,21 @@ enum class RangeKind {
     compressed,  // compressed data (no single host offset)
 };
 
+// One L2 table as read from disk; entries are decoded on access, so loading
+// a table costs one read and no conversion pass.
+class L2Table {
+public:
+    L2Table() = default;
+    L2Table(const Geometry& g, std::vector<uint8_t> bytes) : entry_bytes_(g.l2_entry_bytes), bytes_(std::move(bytes)) {}
+    uint64_t raw(uint64_t index) const;
+    L2Entry operator[](uint64_t index) const;
+    uint64_t size() const { return bytes_.size() / entry_bytes_; }
+
+private:
+    uint32_t entry_bytes_ = 8;
+    std::vector<uint8_t> bytes_;
+};
+
 struct RangeStatus {
     uint64_t length = 0;
     RangeKind kind = RangeKind::unallocated;
@@ -47,8 +62,8 @@ public:
     // Active L1 entries as stored (beyond the readable part of the file they
     // read as zero, as qemu reads a short file).
     uint64_t l1_entry(uint64_t index) const { return index < l1_.size() ? l1_[index] : 0; }
-    // One L2 table's entries, decoded; index by L2 index.
-    Result<const std::vector<L2Entry>*> l2_table(uint64_t l2_offset);
+    // One L2 table (cached); index by L2 index.
+    Result<const L2Table*> l2_table(uint64_t l2_offset);
 
     // Status of the run starting at guest `offset`, at most `max_length`
     // bytes, all of one kind (and contiguous on the host for data).
@@ -72,7 +87,7 @@ private:
 
     struct CachedL2 {
         uint64_t offset = 0;
-        std::vector<L2Entry> entries;
+        L2Table table;
     };
     std::vector<CachedL2> l2_cache_;
     size_t l2_cache_next_ = 0;
