@@ -52,12 +52,12 @@ Result<CheckState> Checker::run()
     check_refcount_blocks();
     TRY(compare_refcounts());
     TRY(check_copied_flags());
+    std::sort(conflicts_.begin(), conflicts_.end());
+    conflicts_.erase(std::unique(conflicts_.begin(), conflicts_.end()), conflicts_.end());
     attribute_owners();
     add_warnings();
     if (options_.verify_compressed == VerifyCompressed::yes)
         verify_compressed_clusters();
-    std::sort(conflicts_.begin(), conflicts_.end());
-    conflicts_.erase(std::unique(conflicts_.begin(), conflicts_.end()), conflicts_.end());
     CheckState state;
     state.report = std::move(report_);
     state.counts = std::move(counts_);

@@ -205,9 +205,17 @@ void Checker::attribute_owners()
         }
         for (const Role& r : users)
             f.owner += (f.owner.empty() ? "" : "; ") + r.describe();
-        // The location is the last user walked: with a legitimate user and a
-        // stray pointer, the stray one comes later in qemu's walk order.
-        const Role& r = users.back();
+        // The location: for users that contradict each other, the stray
+        // pointer — a data entry pointing into metadata, or the later of two
+        // data entries; otherwise the first user.
+        const Role* pick = &users.front();
+        if (std::binary_search(conflicts_.begin(), conflicts_.end(), *f.cluster)) {
+            pick = &users.back();
+            for (const Role& r : users)
+                if (!r.is_metadata())
+                    pick = &r;
+        }
+        const Role& r = *pick;
         f.l1_index = r.l1_index;
         f.l2_index = r.l2_index;
         f.guest_offset = r.guest_offset;

@@ -1,0 +1,7 @@
+mkbase orig.qcow2
+for bits in 0x0100000000000000 0x2000000000000000 0x2 0x100; do
+echo "======== L2 entry --or $bits"
+cp orig.qcow2 d.qcow2
+P d.qcow2 l2 0 --or $bits
+full d.qcow2 orig.qcow2
+done
