@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # globals are set here for the scripts
 # Shared helpers for the benchmark scripts; source it first:
 #   . "$(dirname "$0")/lib.sh"
 #
@@ -7,6 +8,8 @@
 #   BENCH_RUNS       timed runs per command; the best wall time is kept (default 5)
 #   BENCH_MIN_RATIO  speed-up imgmend must reach on every image (default 10)
 #   GNU_TIME         GNU time binary used for peak RSS (default /usr/bin/time)
+#   BENCH_NICE       if set, timed runs use `nice -n BENCH_NICE` (e.g. -10 as
+#                    root, so other load on a shared machine disturbs them less)
 #
 # Peak RSS comes from GNU time's %M (the child's ru_maxrss). Python's
 # resource/os.wait4 figures are NOT used for it: when a child is spawned from
@@ -19,6 +22,7 @@ BENCH_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/imgmend-bench}
 BENCH_RUNS=${BENCH_RUNS:-5}
 BENCH_MIN_RATIO=${BENCH_MIN_RATIO:-10}
+BENCH_NICE=${BENCH_NICE:-}
 GNU_TIME=${GNU_TIME:-/usr/bin/time}
 
 bench_log() { echo "bench: $*" >&2; }
@@ -36,13 +40,43 @@ bench_require() {
     "$GNU_TIME" --version 2>&1 | grep -q 'GNU' ||
         bench_die "GNU time not found at $GNU_TIME (run scripts/setup, or set GNU_TIME)"
     [[ "$BENCH_RUNS" =~ ^[1-9][0-9]*$ ]] || bench_die "BENCH_RUNS must be a positive integer"
+    [[ -z "$BENCH_NICE" || "$BENCH_NICE" =~ ^-?[0-9]+$ ]] || bench_die "BENCH_NICE must be an integer"
     mkdir -p "$BENCH_DIR/images" "$BENCH_DIR/out"
 }
 
-# bench_build: builds the release build; sets IMGMEND_BIN (tools directory).
+# bench_check_idle: warns when other processes keep the CPUs busy (sampled
+# over one second while the benchmark itself is idle).
+bench_check_idle() {
+    local busy
+    busy=$(python3 -c '
+import time
+def sample():
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(f), f[3] + f[4]  # total, idle + iowait
+t0, i0 = sample(); time.sleep(1); t1, i1 = sample()
+print(round(100 * (1 - (i1 - i0) / max(1, t1 - t0))))')
+    if [ "$busy" -gt 15 ]; then
+        bench_log "WARNING: the CPUs are ${busy}% busy before the timed runs: wall times will be" \
+            "inflated; compare the CPU-time columns, or rerun on an idle machine"
+        top -b -n 1 -w 120 2>/dev/null | sed -n '7,11p' | sed 's/^/bench:   /' >&2 || true
+    fi
+}
+
+# bench_build TARGET...: builds the release build with scripts/build and sets
+# IMGMEND_BIN (its tools directory). If the full build fails (say, a unit test
+# being edited does not compile) it warns and builds only TARGETs (ninja
+# target names such as tools/imgmend-map), which must succeed.
 bench_build() {
-    local dir buildtype
-    dir=$("$BENCH_REPO/scripts/build" release) || bench_die "scripts/build release failed"
+    local dir buildtype log="$BENCH_DIR/build.log"
+    if "$BENCH_REPO/scripts/build" release >"$log" 2>&1; then
+        dir=$(tail -n 1 "$log")
+    else
+        dir=build
+        [ -f "$BENCH_REPO/$dir/build.ninja" ] || { cat "$log" >&2; bench_die "scripts/build release failed"; }
+        bench_log "WARNING: scripts/build release failed (see $log); building only $*"
+        ninja -C "$BENCH_REPO/$dir" "$@" >>"$log" 2>&1 ||
+            { tail -n 30 "$log" >&2; bench_die "building $* failed"; }
+    fi
     IMGMEND_BIN="$BENCH_REPO/$dir/tools"
     buildtype=$(python3 -c '
 import json, sys
@@ -76,6 +110,7 @@ bench_image() {
         rm -f "$tmp"
         bench_die "generating $name failed"
     fi
+    sync "$tmp" # no writeback of it during the timed runs
     mv -f "$tmp" "$img"
     printf '%s\n' "$full_spec" >"$img.spec"
     bench_log "generated $name in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
@@ -85,39 +120,51 @@ bench_image() {
 bench_qemu_opts_path() { printf '%s' "${1//,/,,}"; }
 
 # bench_measure RUNS CMD...: runs CMD (stdout to /dev/null) RUNS times.
-# Sets BENCH_TIME (best wall seconds), BENCH_TIMES (all, space separated) and
-# BENCH_RSS (largest peak RSS over the runs, KiB). Fails if CMD fails.
+# Sets BENCH_TIME (best wall seconds), BENCH_TIMES (all wall times, space
+# separated), BENCH_CPU (least user+system CPU seconds of a run) and BENCH_RSS
+# (largest peak RSS over the runs, KiB). Fails if CMD fails. CPU time is
+# reported too because wall time is only meaningful on an otherwise idle
+# machine (2 cores here: one busy neighbour shows up in every wall time).
 bench_measure() {
     local runs=$1
     shift
     local res
-    res=$(python3 - "$runs" "$GNU_TIME" "$@" <<'EOF'
+    res=$(python3 - "$runs" "$GNU_TIME" "$BENCH_NICE" "$@" <<'EOF'
 import os, subprocess, sys, tempfile, time
 
-runs, gnu_time, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+runs, gnu_time, nice, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+prefix = ["nice", "-n", nice] if nice else []
 fd, rss_file = tempfile.mkstemp(prefix="imgmend-bench-rss-")
 os.close(fd)
-times, rss = [], 0
+times, cpus, rss = [], [], 0
 try:
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        p = subprocess.run([gnu_time, "-f", "%M", "-o", rss_file, "--"] + cmd,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-        t1 = time.perf_counter()
-        if p.returncode != 0:
-            sys.stderr.write(p.stderr.decode(errors="replace")[-4000:])
-            sys.exit(f"command failed with status {p.returncode}: {' '.join(cmd)}")
-        with open(rss_file) as f:
-            lines = [l for l in f.read().split("\n") if l.strip()]
-        times.append(t1 - t0)
-        rss = max(rss, int(lines[-1]))
+    with tempfile.TemporaryFile() as err:
+        for _ in range(runs):
+            err.seek(0)
+            err.truncate()
+            t0 = time.perf_counter()
+            p = subprocess.Popen(prefix + [gnu_time, "-f", "%M", "-o", rss_file, "--"] + cmd,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            # wait4 rather than p.wait(): it also returns the CPU time, which
+            # includes the measured command's (GNU time has reaped it).
+            _, status, ru = os.wait4(p.pid, 0)
+            t1 = time.perf_counter()
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                err.seek(0)
+                sys.stderr.write(err.read().decode(errors="replace")[-4000:])
+                sys.exit(f"command failed with status {code}: {' '.join(cmd)}")
+            with open(rss_file) as f:
+                lines = [l for l in f.read().splitlines() if l.strip()]
+            times.append(t1 - t0)
+            cpus.append(ru.ru_utime + ru.ru_stime)
+            rss = max(rss, int(lines[-1]))
 finally:
     os.unlink(rss_file)
-print(f"{min(times):.6f} {rss} " + ",".join(f"{t:.4f}" for t in times))
+print(f"{min(times):.6f} {min(cpus):.6f} {rss} " + ",".join(f"{t:.4f}" for t in times))
 EOF
     ) || bench_die "measuring '$*' failed"
-    read -r BENCH_TIME BENCH_RSS BENCH_TIMES <<<"$res"
+    read -r BENCH_TIME BENCH_CPU BENCH_RSS BENCH_TIMES <<<"$res"
     BENCH_TIMES=${BENCH_TIMES//,/ }
 }
 

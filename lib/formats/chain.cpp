@@ -115,9 +115,12 @@ Result<ChainStatus> Chain::status(uint64_t offset, uint64_t max_length)
             c.file = s.file;
             return c;
         }
-        // Unallocated with nothing (or nothing this far) below: zeros.
+        // Unallocated with nothing (or nothing this far) below: zeros (with
+        // the host offset of a preallocated cluster, as qemu reports it).
         if (d + 1 == layers_.size() || offset >= layers_[d + 1]->size()) {
             c.zero = true;
+            c.offset = s.offset;
+            c.file = s.file;
             return c;
         }
         max = std::min(s.length, layers_[d + 1]->size() - offset);

@@ -51,8 +51,11 @@ Result<void> map_chain(formats::Chain& chain, uint64_t start, uint64_t end, cons
             progress(pos - start, end - start);
     }
     if (pending)
-        TRY(emit(*pending));
-    return {};
+        return emit(*pending);
+    // An empty window still gets one (empty) extent, as qemu-img prints it.
+    MapEntry empty;
+    empty.start = start;
+    return emit(empty);
 }
 
 } // namespace imgmend::map

@@ -24,7 +24,12 @@ RangeKind kind_of(SubclusterKind k)
     }
 }
 
-bool has_host_offset(SubclusterKind k) { return k == SubclusterKind::normal || k == SubclusterKind::zero_alloc; }
+// Kinds whose entry names a host cluster (qemu reports its offset even for
+// subclusters that are not allocated yet).
+bool has_host_offset(SubclusterKind k)
+{
+    return k == SubclusterKind::normal || k == SubclusterKind::zero_alloc || k == SubclusterKind::unallocated_alloc;
+}
 
 } // namespace
 
@@ -80,7 +85,7 @@ Result<RangeStatus> Image::status_in_l2(uint64_t offset, uint64_t max_length, ui
         // Standard entries: a run continues while each entry's kind bits and
         // offset are the first one's plus one cluster per step (or equal,
         // without a host cluster). COPIED and reserved bits do not matter.
-        constexpr uint64_t kind_bits = offset_mask | oflag_zero | oflag_compressed;
+        const uint64_t kind_bits = offset_mask | oflag_zero | oflag_compressed | (g.data_file ? oflag_copied : 0);
         uint64_t expect = table.raw(l2_index) & kind_bits;
         uint64_t step = host ? g.cluster_size : 0;
         for (uint64_t index = l2_index + 1; index < g.l2_entries && length < max_length; ++index) {

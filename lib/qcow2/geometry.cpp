@@ -17,6 +17,7 @@ Geometry make_geometry(const Header& h)
     g.refcount_bits = 1u << h.refcount_order;
     g.refblock_entries = g.cluster_size * 8 / g.refcount_bits;
     g.virtual_size = h.size;
+    g.data_file = h.has_data_file();
     return g;
 }
 

@@ -19,6 +19,7 @@ struct Geometry {
     uint32_t refcount_bits;
     uint64_t refblock_entries;  // refcounts per refcount block
     uint64_t virtual_size;
+    bool data_file;             // external data file: offset 0 with COPIED is allocated
 
     uint64_t bytes_per_l2() const { return l2_entries * cluster_size; }
     uint64_t bytes_per_refblock() const { return refblock_entries * cluster_size; }

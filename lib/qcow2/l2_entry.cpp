@@ -11,16 +11,19 @@ SubclusterKind subcluster_kind(const Geometry& g, L2Entry e, uint32_t sc)
     if (e.compressed())
         return SubclusterKind::compressed;
     uint64_t offset = e.host_offset();
+    // With an external data file, offset 0 is a real offset; COPIED then
+    // tells an allocated cluster from an unallocated one.
+    bool has_cluster = offset != 0 || (g.data_file && e.copied());
     if (g.subclusters == 1) {
         if (e.raw & oflag_zero)
-            return offset ? SubclusterKind::zero_alloc : SubclusterKind::zero_plain;
-        return offset ? SubclusterKind::normal : SubclusterKind::unallocated_plain;
+            return has_cluster ? SubclusterKind::zero_alloc : SubclusterKind::zero_plain;
+        return has_cluster ? SubclusterKind::normal : SubclusterKind::unallocated_plain;
     }
     uint64_t alloc = e.bitmap & all_alloc_bits;
     uint64_t zero = e.bitmap >> 32;
     bool sc_zero = (zero >> sc) & 1;
     bool sc_alloc = (alloc >> sc) & 1;
-    if (offset == 0) {
+    if (!has_cluster) {
         // Without a host cluster nothing can be allocated.
         if (alloc)
             return SubclusterKind::invalid;

@@ -5,6 +5,9 @@
 #include "repair/repair.hpp"
 #include "io/table_editor.hpp"
 
+#include "refcount/refcount_reader.hpp"
+
+#include <memory>
 #include <unordered_map>
 
 namespace imgmend::repair {
@@ -39,6 +42,8 @@ private:
     std::unordered_map<uint64_t, uint64_t> new_refcount_; // planned on-disk refcounts
     std::vector<uint64_t> freed_;                        // clusters whose refcount drops to 0
     bool left_alone_ = false; // something stays unrepaired
+    // On-disk refcounts of clusters the check never compared (past the end of the file).
+    std::unique_ptr<refcount::RefcountReader> beyond_reader_;
 };
 
 } // namespace imgmend::repair

@@ -66,14 +66,16 @@ Result<void> Planner::rebuild_refcounts()
             old_structure[block / cs] = true;
     }
 
-    // Leaked clusters: freed, unless pointer corruptions remain (then they
-    // may be the orphaned copy of data, and stay allocated).
+    // Refcounts higher than the references: lowered, unless some reference
+    // could not be followed (then the cluster may be in use, even hold the
+    // only copy of data) — such clusters keep their refcount.
     bool keep_orphans = pointer_corruptions();
     std::map<uint64_t, uint64_t> kept;
-    for (const auto& [c, disk] : state_.on_disk_mismatches)
-        if (disk > 0 && expected(c) == 0 && !old_structure[std::min<uint64_t>(c, old_structure.size() - 1)] &&
-            keep_orphans)
-            kept[c] = 1;
+    for (const auto& [c, disk] : state_.on_disk_mismatches) {
+        bool old = c < old_structure.size() && old_structure[c];
+        if (keep_orphans && disk > expected(c) && !old)
+            kept[c] = disk;
+    }
 
     uint64_t limit = std::max(file_clusters, state_.counts.size());
     std::vector<bool> taken(limit);
@@ -164,8 +166,8 @@ Result<void> Planner::rebuild_refcounts()
         std::vector<uint8_t> block(cs, 0);
         for (uint64_t c = t * per_block; c < (t + 1) * per_block && c < end_cursor; ++c) {
             uint64_t value = (c < taken.size() && taken[c]) ? 1 : expected(c);
-            if (kept.count(c))
-                value = std::max<uint64_t>(value, 1);
+            if (auto k = kept.find(c); k != kept.end())
+                value = std::max(value, k->second);
             value = std::min(value, refcount::max_refcount(g_.refcount_order));
             refcount::set_entry(block, g_.refcount_order, c - t * per_block, value);
             if (value != on_disk(c))
@@ -184,13 +186,12 @@ Result<void> Planner::rebuild_refcounts()
     out_.plan.write(48, std::move(header), "header refcount_table_offset and refcount_table_clusters");
     out_.plan.flush("after switching to the new refcount table");
 
-    for (const auto& [c, disk] : state_.on_disk_mismatches) {
-        uint64_t now = final_refcount(c);
-        if (now == disk)
-            continue;
-        if (now > disk)
+    // Counted as qemu counts a rebuild: every refcount mismatch the check
+    // found is fixed by it (kept orphans aside).
+    for (const auto& f : state_.report.findings) {
+        if (f.kind == check::FindingKind::refcount_too_low)
             ++out_.corruptions_fixed;
-        else
+        else if (f.kind == check::FindingKind::refcount_too_high && !(f.cluster && kept.count(*f.cluster)))
             ++out_.leaks_fixed;
     }
     // Old refcount blocks and table are free after the switch.

@@ -20,7 +20,8 @@ Result<RepairOutcome> plan_repair(qcow2::Image& image, RepairMode mode, const ch
 }
 
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
-    : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file())
+    : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file()),
+      beyond_reader_(std::make_unique<refcount::RefcountReader>(image.file(), image.geometry(), state_.reftable))
 {
 }
 
@@ -29,7 +30,11 @@ uint64_t Planner::on_disk(uint64_t c) const
     auto it = state_.on_disk_mismatches.find(c);
     if (it != state_.on_disk_mismatches.end())
         return it->second;
-    return c < state_.counts.size() ? state_.counts.get(c) : 0;
+    if (c < state_.counts.size())
+        return state_.counts.get(c);
+    // Never compared by the check (past the end of the file): read it.
+    auto r = beyond_reader_->refcount(c);
+    return r ? *r : 0;
 }
 
 uint64_t Planner::expected(uint64_t c) const
@@ -66,6 +71,11 @@ bool Planner::pointer_corruptions() const
         case FindingKind::compressed_with_bitmap:
         case FindingKind::snapshot_l1_unaligned:
         case FindingKind::snapshot_l1_too_large:
+        case FindingKind::snapshot_table_damaged:
+        case FindingKind::bitmap_directory_damaged:
+        case FindingKind::bitmap_table_damaged:
+        case FindingKind::refcount_unreadable:
+        case FindingKind::table_unreadable:
             return true;
         default: break;
         }
@@ -93,10 +103,13 @@ Result<RepairOutcome> Planner::run()
         TRY(fix_l2_entries());
     if (mode_ == RepairMode::all && state_.rebuild_needed) {
         TRY(rebuild_refcounts());
+    } else if (state_.rebuild_needed) {
+        // The refcount structure itself is damaged: in-place edits could free
+        // live clusters. Only -r all (a rebuild) touches refcounts then.
+        left_alone_ = true;
+        out_.refused.push_back("left alone: the refcount structure is damaged and needs a rebuild (-r all)");
     } else {
         TRY(fix_refcounts_in_place());
-        if (state_.rebuild_needed)
-            left_alone_ = true;
     }
     TRY(fix_copied_flags());
     discard_freed();
@@ -114,6 +127,13 @@ Result<void> Planner::fix_l2_entries()
             continue;
         uint64_t table = util::align_down(*f.host_offset, cs);
         uint64_t at = *f.host_offset - table;
+        // Only entries of an active L2 table reached through an aligned L1
+        // entry: anything else may not be an L2 table at all.
+        if (f.snapshot || !f.l1_index || (image_.l1_entry(*f.l1_index) & qcow2::offset_mask) != table) {
+            left_alone_ = true;
+            out_.refused.push_back(fmt::format("left alone: {} (not in an active, aligned L2 table)", f.message));
+            continue;
+        }
         std::vector<uint8_t>& bytes = *TRY(editor.table(table, cs));
         uint64_t raw = util::load_be64(bytes, at);
         if (f.kind == FindingKind::compressed_copied) {
@@ -161,11 +181,13 @@ Result<void> Planner::fix_refcounts_in_place()
             continue; // reported in run()
         if (want > disk && (mode_ == RepairMode::leaks || disk == 0))
             continue; // leaks only, or needs a rebuild: stays a corruption
-        if (want < disk && want == 0 && keep_orphans) {
+        if (want < disk && keep_orphans) {
+            // Some reference could not be followed (a damaged pointer, an
+            // unreadable snapshot or bitmap): this cluster may be in use.
             left_alone_ = true;
-            out_.refused.push_back(fmt::format("kept: leaked cluster {} (host offset {:#x}) stays allocated while "
-                                               "pointer corruptions remain; it may hold the only copy of data",
-                                               c, c * g_.cluster_size));
+            out_.refused.push_back(fmt::format("kept: leaked cluster {} (host offset {:#x}) keeps refcount {} while "
+                                               "damaged pointers remain; it may hold the only copy of data",
+                                               c, c * g_.cluster_size, disk));
             continue;
         }
         uint64_t t = c / g_.refblock_entries;
@@ -267,19 +289,16 @@ void Planner::discard_freed()
 
 bool Planner::anything_left() const
 {
-    if (left_alone_)
+    if (left_alone_ || state_.report.check_errors > 0)
         return true;
-    if (mode_ == RepairMode::leaks)
-        return state_.report.corruptions > 0 || state_.report.check_errors > 0;
-    return state_.report.check_errors > 0;
+    return out_.corruptions_fixed < state_.report.corruptions || out_.leaks_fixed < state_.report.leaks;
 }
 
 void Planner::fix_header_bits()
 {
     const qcow2::Header& h = image_.header();
-    uint64_t clear = qcow2::incompat_dirty;
-    if (mode_ == RepairMode::all)
-        clear |= qcow2::incompat_corrupt;
+    // As qemu, either mode clears both bits once the image is consistent.
+    uint64_t clear = qcow2::incompat_dirty | qcow2::incompat_corrupt;
     if (!(h.incompatible_features & clear) || anything_left())
         return;
     std::vector<uint8_t> field(8);

@@ -126,8 +126,8 @@ our_compressed_extents() { "$MAP" --output=json "$@" | grep -c '"compressed": tr
 # wait_for_write_lock IMAGE: wait until another process holds IMAGE open
 # for writing, as qemu-img sees it.
 wait_for_write_lock() {
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         if ! qemu-img map "$1" > /dev/null 2> lock.err && grep -q 'Failed to get shared "write" lock' lock.err; then
             return 0
         fi
@@ -138,8 +138,8 @@ wait_for_write_lock() {
 
 # wait_for_unlock IMAGE: wait until qemu-img can open IMAGE again.
 wait_for_unlock() {
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         if qemu-img map "$1" > /dev/null 2>&1; then return 0; fi
         sleep 0.1
     done

@@ -26,7 +26,9 @@ FoundImages find_qcow2_images(const std::vector<std::string>& paths)
     FoundImages found;
     for (const auto& p : paths) {
         std::error_code ec;
-        auto status = fs::symlink_status(p, ec);
+        // A path given on the command line is followed (the administrator
+        // chose it); links found inside it are not.
+        auto status = fs::status(p, ec);
         if (ec) {
             found.errors.push_back(fmt::format("{}: {}", p, ec.message()));
             continue;

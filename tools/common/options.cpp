@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 #include <iostream>
+#include <string>
+#include <vector>
 
 namespace imgmend::tools {
 
@@ -49,8 +51,14 @@ std::optional<int> OptionParser::parse(int argc, char** argv)
         all.add_options()("image", po::value<std::vector<std::string>>());
         positional.add("image", -1);
     }
+    // A bare "--progress" means the bar; rewritten so the next word (the
+    // image) is not taken for its value.
+    std::vector<std::string> words(argv + 1, argv + argc);
+    for (auto& w : words)
+        if (w == "--progress")
+            w = "--progress=bar";
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm_);
+        po::store(po::command_line_parser(words).options(all).positional(positional).run(), vm_);
         po::notify(vm_);
     } catch (const po::error& e) {
         print_error(tool_, fmt::format("{} (try '{} --help')", e.what(), tool_));

@@ -9,7 +9,7 @@ namespace imgmend::tools {
 std::optional<ProgressStyle> progress_style(std::string_view tool, const boost::program_options::variables_map& vm)
 {
     if (!vm.count("progress"))
-        return vm.count("p") ? ProgressStyle::bar : ProgressStyle::off;
+        return vm.count("-p") ? ProgressStyle::bar : ProgressStyle::off;
     const auto& value = vm["progress"].as<std::string>();
     if (value == "bar")
         return ProgressStyle::bar;

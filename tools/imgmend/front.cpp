@@ -34,13 +34,13 @@ constexpr std::array commands{
     Command{"batch", batch_main, "check every qcow2 image under some folders, in parallel (for cron)"},
 };
 
-void print_help()
+void print_help(std::FILE* out)
 {
-    fmt::print("Usage: imgmend COMMAND [OPTIONS] IMAGE\n\nCommands:\n");
+    fmt::print(out, "Usage: imgmend COMMAND [OPTIONS] IMAGE\n       imgmend --version\n\nCommands:\n");
     for (const auto& c : commands)
-        fmt::print("  {:<8} {}\n", c.name, c.summary);
-    fmt::print("  {:<8} {}\n", "help", "print this list");
-    fmt::print("\n'imgmend COMMAND --help' shows a command's options; see imgmend(1).\n");
+        fmt::print(out, "  {:<8} {}\n", c.name, c.summary);
+    fmt::print(out, "  {:<8} {}\n", "help", "print this list");
+    fmt::print(out, "\n'imgmend COMMAND --help' shows a command's options; see imgmend(1).\n");
 }
 
 } // namespace
@@ -48,12 +48,12 @@ void print_help()
 int front_main(int argc, char** argv)
 {
     if (argc < 2) {
-        print_help();
+        print_help(stderr);
         return to_int(ExitCode::usage);
     }
     std::string_view name = argv[1];
     if (name == "help" || name == "--help" || name == "-h") {
-        print_help();
+        print_help(stdout);
         return to_int(ExitCode::ok);
     }
     if (name == "--version" || name == "version") {

@@ -75,7 +75,13 @@ int map_main(int argc, char** argv)
     auto chain = open_chain_from_options(vm, {});
     if (!chain)
         return fail_with(chain.error());
-    uint64_t end = util::checked_add(start, max_length).value_or(UINT64_MAX);
+    // As qemu-img, start + length is computed in 64-bit signed arithmetic:
+    // past INT64_MAX it wraps, and the window is empty.
+    uint64_t end = UINT64_MAX;
+    if (vm.count("max-length")) {
+        auto sum = util::checked_add(start, max_length);
+        end = sum && *sum <= uint64_t(INT64_MAX) ? *sum : start;
+    }
 
     auto style = progress_style(tool, vm);
     if (!style)

@@ -31,7 +31,7 @@ int rebase_main(int argc, char** argv)
     parser.options().add_options()
         ("backing,b", po::value<std::string>(), "the new backing file, as it will be stored (\"\": none)")
         ("backing-format,F", po::value<std::string>(), "format of the new backing file (required with -b)")
-        ("B", po::value<std::string>(), "same as -F")
+        (",B", po::value<std::string>(), "same as -F")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
         ("compress,c", "write copied clusters compressed")
         ("quiet,q", "print nothing but errors");
@@ -46,7 +46,7 @@ int rebase_main(int argc, char** argv)
     rebase::RebaseOptions options;
     options.backing = vm["backing"].as<std::string>();
     std::string fmt_name = vm.count("backing-format") ? vm["backing-format"].as<std::string>()
-                           : vm.count("B")            ? vm["B"].as<std::string>()
+                           : vm.count("-B")           ? vm["-B"].as<std::string>()
                                                       : "";
     if (!fmt_name.empty()) {
         auto f = formats::parse_format(fmt_name);

@@ -144,11 +144,15 @@ int repair_main(int argc, char** argv)
     auto style = progress_style(tool, vm);
     if (!style)
         return to_int(ExitCode::usage);
-    Progress progress(*style, "check");
+    Progress tables(*style, "tables");
+    Progress refcounts(*style, "refcounts");
     check::CheckOptions options;
-    options.progress = [&](uint64_t done, uint64_t total, std::string_view) { progress.update(done, total); };
+    options.progress = [&](uint64_t done, uint64_t total, std::string_view phase) {
+        (phase == "tables" ? tables : refcounts).update(done, total);
+    };
     auto outcome = repair::plan_repair(**image, mode, options);
-    progress.finish();
+    tables.finish();
+    refcounts.finish();
     if (!outcome)
         return fail_with(fmt::format("Repair not possible, nothing was changed: {}", outcome.error().message));
 
