@@ -24,6 +24,7 @@ private:
     void read_bitmaps();
     void check_refcount_blocks();
     Result<void> compare_refcounts();
+    void record_mismatch(uint64_t cluster, uint64_t on_disk, uint64_t counted);
     Result<void> check_copied_flags();
     void attribute_owners();
     void add_warnings();

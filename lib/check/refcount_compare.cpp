@@ -8,6 +8,8 @@
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
 
+#include <boost/endian/conversion.hpp>
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -15,6 +17,8 @@ namespace imgmend::check {
 
 Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
 {
+    if (cluster < counts_.size() && mismatches_.empty() && unreadable_.empty())
+        return counts_.get(cluster); // the common case: everything agreed
     if (std::binary_search(unreadable_.begin(), unreadable_.end(), cluster))
         return util::fail(util::Errc::corrupt_metadata, "refcount of cluster {} is unreadable", cluster);
     if (cluster < counts_.size()) {
@@ -37,6 +41,22 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
     return refcount::get_entry(cached_block_, geometry_.refcount_order, cluster % geometry_.refblock_entries);
 }
 
+void Checker::record_mismatch(uint64_t i, uint64_t on_disk, uint64_t counted)
+{
+    mismatches_[i] = on_disk;
+    if (on_disk == 0)
+        rebuild_needed_ = true; // its refcount block may not even exist
+    bool leak = on_disk > counted;
+    Finding f{leak ? FindingKind::refcount_too_high : FindingKind::refcount_too_low,
+              leak ? Severity::leak : Severity::corruption, leak ? Repair::leaks : Repair::all,
+              fmt::format("{} cluster {} refcount={} reference={}", leak ? "Leaked" : "ERROR", i, on_disk, counted)};
+    f.cluster = i;
+    f.host_offset = i * geometry_.cluster_size;
+    f.refcount = on_disk;
+    f.references = counted;
+    report_.add(std::move(f));
+}
+
 Result<void> Checker::compare_refcounts()
 {
     const uint64_t cs = geometry_.cluster_size;
@@ -57,35 +77,48 @@ Result<void> Checker::compare_refcounts()
             std::fill(block.begin(), block.end(), 0);
         else if (!unreadable)
             TRY(dev_.read_zero_padded(offset, block));
-        for (uint64_t i = first; i < last; ++i) {
-            if (unreadable) {
+        if (unreadable) {
+            for (uint64_t i = first; i < last; ++i) {
                 Finding f{FindingKind::refcount_unreadable, Severity::check_error, Repair::all,
                           fmt::format("Can't get refcount for cluster {}: Input/output error", i)};
                 f.cluster = i;
                 f.host_offset = i * cs;
                 report_.add(std::move(f));
                 unreadable_.push_back(i);
-                continue;
             }
-            uint64_t on_disk = refcount::get_entry(block, geometry_.refcount_order, i - first);
-            uint64_t counted = counts_.get(i);
-            if (on_disk > 0 || counted > 0)
-                highest = i;
-            if (on_disk == counted)
-                continue;
-            mismatches_[i] = on_disk;
-            if (on_disk == 0)
-                rebuild_needed_ = true; // its refcount block may not even exist
-            bool leak = on_disk > counted;
-            Finding f{leak ? FindingKind::refcount_too_high : FindingKind::refcount_too_low,
-                      leak ? Severity::leak : Severity::corruption, leak ? Repair::leaks : Repair::all,
-                      fmt::format("{} cluster {} refcount={} reference={}", leak ? "Leaked" : "ERROR", i, on_disk,
-                                  counted)};
-            f.cluster = i;
-            f.host_offset = i * cs;
-            f.refcount = on_disk;
-            f.references = counted;
-            report_.add(std::move(f));
+        } else {
+            // The hot loop of the whole check: one instance per refcount
+            // width so each entry costs a load and a compare.
+            auto compare = [&]<uint32_t Order>() {
+                const uint8_t* b = block.data();
+                for (uint64_t i = first; i < last; ++i) {
+                    uint64_t k = i - first, on_disk;
+                    if constexpr (Order < 3)
+                        on_disk = (b[(k << Order) / 8] >> ((k << Order) % 8)) & ((1u << (1u << Order)) - 1);
+                    else if constexpr (Order == 3)
+                        on_disk = b[k];
+                    else if constexpr (Order == 4)
+                        on_disk = boost::endian::load_big_u16(b + k * 2);
+                    else if constexpr (Order == 5)
+                        on_disk = boost::endian::load_big_u32(b + k * 4);
+                    else
+                        on_disk = boost::endian::load_big_u64(b + k * 8);
+                    uint64_t counted = counts_.get(i);
+                    if ((on_disk | counted) != 0)
+                        highest = i;
+                    if (on_disk != counted)
+                        record_mismatch(i, on_disk, counted);
+                }
+            };
+            switch (geometry_.refcount_order) {
+            case 0: compare.operator()<0>(); break;
+            case 1: compare.operator()<1>(); break;
+            case 2: compare.operator()<2>(); break;
+            case 3: compare.operator()<3>(); break;
+            case 4: compare.operator()<4>(); break;
+            case 5: compare.operator()<5>(); break;
+            default: compare.operator()<6>(); break;
+            }
         }
         if (options_.progress)
             options_.progress(last, clusters, "refcounts");
