@@ -123,6 +123,7 @@ Result<void> ClusterAllocator::plan_refcounts(io::Plan& plan)
         util::store_be64(header, 0, *new_table);
         util::store_be32(header, 8, static_cast<uint32_t>(new_table_clusters));
         plan.write(48, std::move(header), "header refcount table offset and size");
+        moved_table_ = std::make_pair(*new_table, static_cast<uint32_t>(new_table_clusters));
         plan.flush("after the refcount table switch");
         // The old table's clusters are free now.
         for (uint64_t k = 0; k < h.refcount_table_clusters; ++k) {

@@ -10,6 +10,7 @@
 #include "qcow2/image.hpp"
 
 #include <map>
+#include <optional>
 
 namespace imgmend::rebase {
 
@@ -28,12 +29,15 @@ public:
     // Refcount updates as plan steps: new blocks and in-place edits, flush,
     // then the table entries (or a new table and the header switch), flush.
     Result<void> plan_refcounts(io::Plan& plan);
+    // Where plan_refcounts moved the refcount table, if it had to.
+    std::optional<std::pair<uint64_t, uint32_t>> moved_table() const { return moved_table_; }
 
 private:
     qcow2::Image& image_;
     const qcow2::Geometry& g_;
     uint64_t end_;
     std::map<uint64_t, int64_t> deltas_; // cluster index -> refcount change
+    std::optional<std::pair<uint64_t, uint32_t>> moved_table_;
 };
 
 } // namespace imgmend::rebase

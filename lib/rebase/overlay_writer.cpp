@@ -43,18 +43,14 @@ Result<std::vector<uint8_t>*> OverlayWriter::l2_for(uint64_t guest_cluster, uint
     if (l1 & qcow2::oflag_copied)
         return TRY(tables_.table(l2, cs));
     // Shared with a snapshot: copy the table, so the snapshot keeps its own.
+    // The data clusters keep their refcounts (each is still reached once
+    // per L1 table), but are now shared: no COPIED flag.
     std::vector<uint8_t> copy(cs);
     TRY(image_.file().read_zero_padded(l2, copy));
     for (uint64_t j = 0; j < g_.l2_entries; ++j) {
         uint64_t raw = util::load_be64(copy, j * g_.l2_entry_bytes);
-        if (raw & qcow2::oflag_compressed) {
-            auto d = qcow2::compressed_descriptor(g_, raw);
-            for (uint64_t c = d.offset / cs; c <= (d.offset + d.length - 1) / cs; ++c)
-                allocator_.add_reference(c * cs);
-        } else if (raw & qcow2::offset_mask) {
-            allocator_.add_reference(raw & qcow2::offset_mask);
+        if (!(raw & qcow2::oflag_compressed) && (raw & qcow2::offset_mask))
             util::store_be64(copy, j * g_.l2_entry_bytes, raw & ~qcow2::oflag_copied);
-        }
     }
     allocator_.add_reference(l2, -1);
     uint64_t fresh = allocator_.allocate();

@@ -11,9 +11,10 @@
 #include "formats/chain.hpp"
 #include "qcow2/image.hpp"
 #include "rebase/allocator.hpp"
-#include "rebase/header_rewrite.hpp"
+#include "qcow2/header_rewrite.hpp"
 #include "rebase/overlay_writer.hpp"
 #include "util/checked.hpp"
+#include "util/cursor.hpp"
 
 #include <algorithm>
 #include <sys/stat.h>
@@ -64,10 +65,10 @@ Result<RebaseStats> rebase_overlay(const std::string& path, io::DevicePtr overla
     // Everything that can be refused is refused before any data moves.
     if (!options.backing.empty() && !options.backing_format)
         return fail(Errc::invalid_argument, "a backing format is required with a new backing file (use -F)");
-    BackingReference reference{options.backing,
+    qcow2::BackingReference reference{options.backing,
                                options.backing.empty() ? "" : format_name(*options.backing_format)};
-    uint64_t old_used = header_bytes_used(h, image->extensions());
-    std::vector<uint8_t> header = TRY(rewrite_header(h, image->extensions(), reference, old_used));
+    uint64_t old_used = qcow2::header_bytes_used(h, image->extensions());
+    std::vector<uint8_t> header = TRY(qcow2::rewrite_header(h, image->extensions(), reference, old_used));
     if (h.crypt_method != qcow2::CryptMethod::none && options.mode == Mode::safe)
         return fail(Errc::unsupported_feature, "safe rebase of an encrypted image is not supported");
 
@@ -195,6 +196,11 @@ Result<RebaseStats> rebase_overlay(const std::string& path, io::DevicePtr overla
     }
     TRY(overlay->flush()); // the data, before anything points at it
     TRY(allocator.plan_refcounts(plan));
+    if (auto moved = allocator.moved_table()) {
+        // The header rewritten last must keep the table the refcounts moved to.
+        util::store_be64(header, 48, moved->first);
+        util::store_be32(header, 56, moved->second);
+    }
     TRY(writer.plan_tables(plan));
     plan.write(0, std::move(header), "header with the new backing reference");
     TRY(io::execute(plan, *overlay, nullptr));

@@ -1,5 +1,6 @@
 #include "repair/planner.hpp"
 
+#include "qcow2/header_rewrite.hpp"
 #include "qcow2/l2_entry.hpp"
 #include "refcount/refcount_block.hpp"
 #include "refcount/refcount_reader.hpp"
@@ -289,9 +290,8 @@ void Planner::discard_freed()
 
 bool Planner::anything_left() const
 {
-    if (left_alone_ || state_.report.check_errors > 0)
-        return true;
-    return out_.corruptions_fixed < state_.report.corruptions || out_.leaks_fixed < state_.report.leaks;
+    // Everything else the check found has a planned fix.
+    return left_alone_ || state_.report.check_errors > 0;
 }
 
 void Planner::fix_header_bits()
@@ -299,6 +299,20 @@ void Planner::fix_header_bits()
     const qcow2::Header& h = image_.header();
     // As qemu, either mode clears both bits once the image is consistent.
     uint64_t clear = qcow2::incompat_dirty | qcow2::incompat_corrupt;
+    // Without the autoclear bit the bitmaps extension is stale (qemu drops
+    // it when it opens the image read-write): drop it too, last.
+    if (h.version >= 3 && image_.extensions().bitmaps && !(h.autoclear_features & qcow2::autoclear_bitmaps)) {
+        qcow2::Extensions ext = image_.extensions();
+        std::erase_if(ext.all, [](const qcow2::RawExtension& e) { return e.type == qcow2::ext_bitmaps; });
+        qcow2::BackingReference backing{image_.backing_name().value_or(""),
+                                        image_.extensions().backing_format.value_or("")};
+        auto bytes = qcow2::rewrite_header(h, ext, backing, qcow2::header_bytes_used(h, image_.extensions()));
+        if (bytes) {
+            out_.plan.flush("before dropping the stale bitmaps extension");
+            out_.plan.write(0, std::move(*bytes), "header without the stale bitmaps extension");
+            out_.plan.flush("after the header update");
+        }
+    }
     if (!(h.incompatible_features & clear) || anything_left())
         return;
     std::vector<uint8_t> field(8);

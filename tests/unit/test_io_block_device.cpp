@@ -7,6 +7,7 @@
 
 using namespace imgmend;
 using util::Errc;
+using util::Result;
 
 namespace {
 

@@ -6,6 +6,7 @@
 
 using namespace imgmend;
 using util::Errc;
+using util::Result;
 
 namespace {
 

@@ -70,7 +70,7 @@ int rebase_main(int argc, char** argv)
     auto style = progress_style(tool, vm);
     if (!style)
         return to_int(ExitCode::usage);
-    Progress progress(*style, "rebase");
+    Progress progress(vm.count("quiet") ? ProgressStyle::off : *style, "rebase");
     options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     auto stats = rebase::rebase_overlay(path, *dev, options);
     progress.finish();

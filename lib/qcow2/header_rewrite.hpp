@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace imgmend::rebase {
+namespace imgmend::qcow2 {
 
 using util::Result;
 
@@ -22,10 +22,10 @@ struct BackingReference {
 
 // Returns the new bytes of the header region, at least as long as the old
 // one (`old_used` bytes) so a shorter header leaves no stale name behind.
-Result<std::vector<uint8_t>> rewrite_header(const qcow2::Header& header, const qcow2::Extensions& extensions,
+Result<std::vector<uint8_t>> rewrite_header(const Header& header, const Extensions& extensions,
                                             const BackingReference& backing, uint64_t old_used);
 
 // How many bytes of the header cluster the current header uses.
-uint64_t header_bytes_used(const qcow2::Header& header, const qcow2::Extensions& extensions);
+uint64_t header_bytes_used(const Header& header, const Extensions& extensions);
 
-} // namespace imgmend::rebase
+} // namespace imgmend::qcow2

@@ -1,4 +1,4 @@
-#include "rebase/header_rewrite.hpp"
+#include "qcow2/header_rewrite.hpp"
 
 #include "qcow2/limits.hpp"
 #include "util/checked.hpp"
@@ -6,12 +6,12 @@
 
 #include <algorithm>
 
-namespace imgmend::rebase {
+namespace imgmend::qcow2 {
 
 using util::Errc;
 using util::fail;
 
-uint64_t header_bytes_used(const qcow2::Header& h, const qcow2::Extensions& ext)
+uint64_t header_bytes_used(const Header& h, const Extensions& ext)
 {
     uint64_t end = h.header_length;
     for (const auto& e : ext.all)
@@ -22,20 +22,20 @@ uint64_t header_bytes_used(const qcow2::Header& h, const qcow2::Extensions& ext)
     return std::min(end, h.cluster_size());
 }
 
-Result<std::vector<uint8_t>> rewrite_header(const qcow2::Header& header, const qcow2::Extensions& ext,
+Result<std::vector<uint8_t>> rewrite_header(const Header& header, const Extensions& ext,
                                             const BackingReference& backing, uint64_t old_used)
 {
-    if (backing.name.size() > qcow2::max_backing_name)
+    if (backing.name.size() > max_backing_name)
         return fail(Errc::invalid_argument, "backing file name is too long: {} bytes (at most {})",
-                    backing.name.size(), qcow2::max_backing_name);
-    std::vector<qcow2::RawExtension> extensions;
+                    backing.name.size(), max_backing_name);
+    std::vector<RawExtension> extensions;
     bool placed = false;
     auto format_ext = [&] {
-        return qcow2::RawExtension{qcow2::ext_backing_format,
+        return RawExtension{ext_backing_format,
                                    std::vector<uint8_t>(backing.format.begin(), backing.format.end())};
     };
     for (const auto& e : ext.all) {
-        if (e.type != qcow2::ext_backing_format) {
+        if (e.type != ext_backing_format) {
             extensions.push_back(e);
             continue;
         }
@@ -56,11 +56,11 @@ Result<std::vector<uint8_t>> rewrite_header(const qcow2::Header& header, const q
         return fail(Errc::no_space, "the header with backing file name '{}' needs {} bytes, more than its {}-byte cluster",
                     backing.name, size, header.cluster_size());
 
-    qcow2::Header h = header;
+    Header h = header;
     h.backing_file_offset = backing.name.empty() ? 0 : name_offset;
     h.backing_file_size = static_cast<uint32_t>(backing.name.size());
     std::vector<uint8_t> out(std::max(size, old_used), 0);
-    qcow2::serialize_header(h, out);
+    serialize_header(h, out);
     uint64_t pos = h.header_length;
     for (const auto& e : extensions) {
         util::store_be32(out, pos, e.type);
@@ -73,4 +73,4 @@ Result<std::vector<uint8_t>> rewrite_header(const qcow2::Header& header, const q
     return out;
 }
 
-} // namespace imgmend::rebase
+} // namespace imgmend::qcow2
