@@ -103,9 +103,10 @@ pass
 for c in $(cluster_of "$ST") $(cluster_of "$SL1"); do
     soft_eq 1 "$(refcount extra.ours.qcow2 "$c")" "too much extra data -r all: refcount of cluster $c (snapshot table / snapshot L1)"
 done
-soft_eq "$(host_digest snap.qcow2 "$ST" 64)" "$(host_digest extra.ours.qcow2 "$ST" 64)" "too much extra data -r all: the snapshot table's bytes"
+soft_eq "$(host_digest d.qcow2 "$ST" 64)" "$(host_digest extra.ours.qcow2 "$ST" 64)" "too much extra data -r all: the snapshot table's bytes, left as they were"
 expect_no_new_errors d.qcow2 extra.ours.qcow2 "too much extra data -r all"
-poke extra.ours.qcow2 snapshot 0 extra_data_size "$(poke snap.qcow2 get snapshot 0 extra_data_size)" 2>/dev/null || true
+# Put the size right by hand (bytes 36-39 of the entry; the table cannot be parsed).
+dd if=snap.qcow2 of=extra.ours.qcow2 bs=1 skip=$((ST + 36)) seek=$((ST + 36)) count=4 conv=notrunc status=none
 snapshot_intact extra.ours.qcow2 "extra_data_size put right after our -r all"
 repair_both extra leaks d.qcow2
 expect_no_new_errors d.qcow2 extra.ours.qcow2 "too much extra data -r leaks"
