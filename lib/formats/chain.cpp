@@ -70,7 +70,7 @@ Result<Chain> Chain::open(const std::string& path, const OpenOptions& options)
     std::optional<Format> format = options.format;
     // Each step opens a distinct file (loops are refused), at most 64 deep.
     for (int depth = 0;; ++depth) {
-        if (depth > qcow2::max_chain_depth)
+        if (depth >= qcow2::max_chain_depth)
             return fail(Errc::out_of_range, "Backing chain of '{}' is deeper than {} images", path,
                         qcow2::max_chain_depth);
         auto dev = open_file(current, options.lock);

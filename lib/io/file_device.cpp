@@ -99,7 +99,7 @@ Result<void> FileDevice::write(uint64_t offset, std::span<const uint8_t> in)
             return os_error("Could not write", path_);
         done += static_cast<size_t>(n);
     }
-    if (!is_block_device_ && offset + in.size() > size_)
+    if (!is_block_device_ && !in.empty() && offset + in.size() > size_)
         size_ = offset + in.size();
     return {};
 }

@@ -22,8 +22,9 @@ Result<void> MemoryDevice::read(uint64_t offset, std::span<uint8_t> out)
 
 Result<void> MemoryDevice::write(uint64_t offset, std::span<const uint8_t> in)
 {
-    if (fail_at_ && writes_.size() == *fail_at_)
-        return fail(Errc::io, "simulated write failure at write {}", writes_.size());
+    size_t attempt = attempts_++;
+    if (fail_at_ && attempt == *fail_at_)
+        return fail(Errc::io, "simulated write failure at write {}", attempt);
     if (crashed())
         return fail(Errc::io, "simulated crash after write {}", *crash_after_);
     auto end = util::checked_add(offset, in.size());

@@ -58,6 +58,7 @@ private:
     std::optional<uint64_t> size_limit_;
     bool resizable_ = true;
     size_t reads_ = 0;
+    size_t attempts_ = 0; // writes tried, failed ones included
 };
 
 } // namespace imgmend::io

@@ -39,24 +39,29 @@ Result<void> zstd_decompress(std::span<const uint8_t> in, std::span<uint8_t> out
         return fail(Errc::io, "zstd: cannot create a context");
     ZSTD_inBuffer input{in.data(), in.size(), 0};
     ZSTD_outBuffer output{out.data(), out.size(), 0};
-    size_t ret = 1;
-    // Each call consumes input or produces output, or reports an error, so
-    // the loop ends; a finished frame (ret == 0) ends it early.
-    while (output.pos < output.size && input.pos < input.size) {
+    size_t ret = 0;
+    bool stuck = false;
+    // As qemu: decompress (across frames) until the cluster is full; a call
+    // that makes no progress ends it, so the loop ends.
+    while (output.pos < output.size) {
         size_t before_in = input.pos, before_out = output.pos;
         ret = ZSTD_decompressStream(ctx, &output, &input);
-        if (ZSTD_isError(ret) || ret == 0)
+        if (ZSTD_isError(ret))
             break;
-        if (input.pos == before_in && output.pos == before_out)
+        if (input.pos <= before_in && output.pos <= before_out) {
+            stuck = true;
             break;
+        }
     }
     ZSTD_freeDCtx(ctx);
     if (ZSTD_isError(ret))
         return fail(Errc::corrupt_metadata, "compressed cluster does not decompress (zstd: {})",
                     ZSTD_getErrorName(ret));
-    if (output.pos != output.size)
+    if (stuck || output.pos != output.size)
         return fail(Errc::corrupt_metadata, "compressed cluster decompresses to {} bytes, not {}", output.pos,
                     output.size);
+    if (ret > 0) // the frame goes on past the cluster
+        return fail(Errc::corrupt_metadata, "compressed cluster: zstd frame longer than the cluster");
     return {};
 }
 

@@ -15,9 +15,10 @@ Result<void> validate(const Header& h)
 {
     if (h.version != 2 && h.version != 3)
         return fail(Errc::unsupported_feature, "Unsupported qcow2 version {}", h.version);
+    // Too small is not a valid image; too large is beyond qemu's 2 MiB cap.
     if (h.cluster_bits < min_cluster_bits || h.cluster_bits > max_cluster_bits)
-        return fail(Errc::corrupt_metadata, "Unsupported cluster size: 2^{} (header field cluster_bits at offset 20)",
-                    h.cluster_bits);
+        return fail(h.cluster_bits < min_cluster_bits ? Errc::corrupt_metadata : Errc::out_of_range,
+                    "Unsupported cluster size: 2^{} (header field cluster_bits at offset 20)", h.cluster_bits);
     if (h.header_length < (h.version == 2 ? v2_header_length : v3_header_length))
         return fail(Errc::corrupt_metadata, "qcow2 header too short: header_length {} (offset 100)",
                     h.header_length);

@@ -209,3 +209,28 @@ TEST_CASE("compressed_descriptor for every cluster size from 512 bytes to 2 MiB"
         CHECK(e.length == 2 * g.cluster_size);
     }
 }
+
+TEST_CASE("subcluster_kind with an external data file: offset 0 with COPIED is a real cluster")
+{
+    // Spec: "The offset may only be 0 with bit 63 set (indicating a host
+    // cluster offset of 0) when an external data file is used."
+    for (bool extended : {false, true}) {
+        CAPTURE(extended);
+        qcow2::Header h;
+        h.cluster_bits = 16;
+        h.incompatible_features = qcow2::incompat_data_file | (extended ? qcow2::incompat_extended_l2 : 0);
+        auto g = qcow2::make_geometry(h);
+        CHECK(g.data_file);
+        uint64_t all = extended ? 0xffffffffull : 0;
+        CHECK(qcow2::subcluster_kind(g, L2Entry{qcow2::oflag_copied, all}, 0) == SubclusterKind::normal);
+        CHECK(qcow2::subcluster_kind(g, L2Entry{0, 0}, 0) == SubclusterKind::unallocated_plain);
+        if (!extended)
+            CHECK(qcow2::subcluster_kind(g, L2Entry{qcow2::oflag_copied | qcow2::oflag_zero, 0}, 0) ==
+                  SubclusterKind::zero_alloc);
+        // Without the data file bit the same entries are unallocated.
+        auto plain = geometry(16, extended);
+        CHECK_FALSE(plain.data_file);
+        CHECK(qcow2::subcluster_kind(plain, L2Entry{qcow2::oflag_copied, 0}, 0) ==
+              SubclusterKind::unallocated_plain);
+    }
+}
