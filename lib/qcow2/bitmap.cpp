@@ -9,10 +9,6 @@ namespace imgmend::qcow2 {
 using util::Errc;
 using util::fail;
 
-namespace {
-constexpr uint64_t fixed_entry_bytes = 24;
-}
-
 io::Result<std::vector<BitmapEntry>> read_bitmap_directory(io::BlockDevice& dev, const BitmapsExtension& ext)
 {
     if (ext.nb_bitmaps > max_bitmaps)

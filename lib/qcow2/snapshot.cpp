@@ -4,6 +4,8 @@
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
 
+#include <algorithm>
+
 namespace imgmend::qcow2 {
 
 using util::Errc;
@@ -17,7 +19,8 @@ io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header
 {
     SnapshotTable table;
     uint64_t pos = header.snapshots_offset;
-    table.entries.reserve(header.nb_snapshots);
+    // Bounded by what the file can hold, not by the header's claim.
+    table.entries.reserve(std::min<uint64_t>(header.nb_snapshots, dev.size() / fixed_entry_bytes));
     for (uint32_t i = 0; i < header.nb_snapshots; ++i) {
         std::vector<uint8_t> fixed(fixed_entry_bytes);
         if (!util::range_within(pos, fixed_entry_bytes, dev.size()))

@@ -127,7 +127,7 @@ our_compressed_extents() { "$MAP" --output=json "$@" | grep -c '"compressed": tr
 # for writing, as qemu-img sees it.
 wait_for_write_lock() {
     local _
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         if ! qemu-img map "$1" > /dev/null 2> lock.err && grep -q 'Failed to get shared "write" lock' lock.err; then
             return 0
         fi
@@ -139,7 +139,7 @@ wait_for_write_lock() {
 # wait_for_unlock IMAGE: wait until qemu-img can open IMAGE again.
 wait_for_unlock() {
     local _
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         if qemu-img map "$1" > /dev/null 2>&1; then return 0; fi
         sleep 0.1
     done
