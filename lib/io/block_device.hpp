@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace imgmend::io {
 
@@ -52,5 +53,11 @@ public:
 };
 
 using DevicePtr = std::shared_ptr<BlockDevice>;
+
+// Reads a table of big-endian 64-bit entries, `bytes` long at `offset`.
+// Only the part inside the device is read; entries past its end are left
+// out (they read as zero, as qemu reads a short file), so the allocation is
+// bounded by the device size as well as by the caller's cap.
+Result<std::vector<uint64_t>> read_be64_table(BlockDevice& dev, uint64_t offset, uint64_t bytes);
 
 } // namespace imgmend::io

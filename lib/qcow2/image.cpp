@@ -68,15 +68,7 @@ Result<void> Image::load_l1()
     // Only the part of the L1 table inside the file is read; the rest reads
     // as zero. This bounds the allocation by the file size as well as by
     // the 32 MiB cap checked in parse_header.
-    uint64_t offset = header_.l1_table_offset;
-    uint64_t wanted = uint64_t{header_.l1_size} * 8;
-    uint64_t available = offset >= file_->size() ? 0 : std::min(wanted, file_->size() - offset);
-    std::vector<uint8_t> bytes(available / 8 * 8);
-    if (!bytes.empty())
-        TRY(file_->read(offset, bytes));
-    l1_.resize(bytes.size() / 8);
-    for (size_t i = 0; i < l1_.size(); ++i)
-        l1_[i] = util::load_be64(bytes, i * 8);
+    l1_ = TRY(io::read_be64_table(*file_, header_.l1_table_offset, uint64_t{header_.l1_size} * 8));
     return {};
 }
 

@@ -13,16 +13,8 @@ using util::fail;
 
 Result<std::vector<uint64_t>> read_refcount_table(io::BlockDevice& dev, const qcow2::Header& header)
 {
-    uint64_t offset = header.refcount_table_offset;
-    uint64_t wanted = uint64_t{header.refcount_table_clusters} * header.cluster_size();
-    uint64_t available = offset >= dev.size() ? 0 : std::min(wanted, dev.size() - offset);
-    std::vector<uint8_t> bytes(available / 8 * 8);
-    if (!bytes.empty())
-        TRY(dev.read(offset, bytes));
-    std::vector<uint64_t> table(bytes.size() / 8);
-    for (size_t i = 0; i < table.size(); ++i)
-        table[i] = util::load_be64(bytes, i * 8);
-    return table;
+    return io::read_be64_table(dev, header.refcount_table_offset,
+                               uint64_t{header.refcount_table_clusters} * header.cluster_size());
 }
 
 Result<uint64_t> RefcountReader::refcount(uint64_t cluster_index)

@@ -19,12 +19,6 @@ namespace {
 
 constexpr const char* tool = "imgmend-check";
 
-int fail_with(std::string_view message)
-{
-    print_error(tool, message);
-    return to_int(ExitCode::failed);
-}
-
 } // namespace
 
 int check_main(int argc, char** argv)
@@ -58,17 +52,17 @@ int check_main(int argc, char** argv)
     if (vm.count("format")) {
         auto f = formats::parse_format(vm["format"].as<std::string>());
         if (!f)
-            return fail_with(f.error().message);
+            return fail_with(tool, f.error().message);
         format = *f;
     }
     auto dev = io::FileDevice::open(path, io::Access::read_only,
                                     force_share ? io::LockMode::none : io::LockMode::shared_read);
     if (!dev)
-        return fail_with(fmt::format("Could not open '{}': {}", path, dev.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", path, dev.error().message));
     if (!format) {
         auto probed = formats::probe_format(**dev);
         if (!probed)
-            return fail_with(probed.error().message);
+            return fail_with(tool, probed.error().message);
         format = *probed;
     }
     if (*format != formats::Format::qcow2) {
@@ -79,7 +73,7 @@ int check_main(int argc, char** argv)
         print_warning(tool, "another process is writing to the image (-U): the result may be inconsistent");
     auto image = qcow2::Image::open(*dev);
     if (!image)
-        return fail_with(fmt::format("Could not open '{}': {}", path, image.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", path, image.error().message));
 
     auto style = progress_style(tool, vm);
     if (!style)
@@ -95,7 +89,7 @@ int check_main(int argc, char** argv)
     tables.finish();
     refcounts.finish();
     if (!report)
-        return fail_with(fmt::format("Check failed: {}", report.error().message));
+        return fail_with(tool, fmt::format("Check failed: {}", report.error().message));
 
     bool quiet = vm.count("quiet") > 0;
     if (output == "json") {

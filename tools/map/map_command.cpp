@@ -28,12 +28,6 @@ std::optional<MapFormat> parse_map_format(const std::string& name)
     return std::nullopt;
 }
 
-int fail_with(const util::Error& error)
-{
-    print_error(tool, error);
-    return to_int(ExitCode::failed);
-}
-
 } // namespace
 
 int map_main(int argc, char** argv)
@@ -62,19 +56,19 @@ int map_main(int argc, char** argv)
     if (vm.count("start-offset")) {
         auto v = parse_size(vm["start-offset"].as<std::string>());
         if (!v)
-            return fail_with(v.error());
+            return fail_with(tool, v.error().message);
         start = *v;
     }
     if (vm.count("max-length")) {
         auto v = parse_size(vm["max-length"].as<std::string>());
         if (!v)
-            return fail_with(v.error());
+            return fail_with(tool, v.error().message);
         max_length = *v;
     }
 
     auto chain = open_chain_from_options(vm, {});
     if (!chain)
-        return fail_with(chain.error());
+        return fail_with(tool, chain.error().message);
     // As qemu-img, start + length is computed in 64-bit signed arithmetic:
     // past INT64_MAX it wraps, and the window is empty.
     uint64_t end = UINT64_MAX;
@@ -117,7 +111,7 @@ int map_main(int argc, char** argv)
             printer.end();
     }
     if (!result)
-        return fail_with(result.error());
+        return fail_with(tool, result.error().message);
     return to_int(ExitCode::ok);
 }
 

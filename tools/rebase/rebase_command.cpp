@@ -14,12 +14,6 @@ namespace {
 
 constexpr const char* tool = "imgmend-rebase";
 
-int fail_with(std::string_view message)
-{
-    print_error(tool, message);
-    return to_int(ExitCode::failed);
-}
-
 } // namespace
 
 int rebase_main(int argc, char** argv)
@@ -41,7 +35,7 @@ int rebase_main(int argc, char** argv)
     const auto& vm = parser.vm();
     const std::string path = vm["image"].as<std::string>();
     if (!vm.count("backing"))
-        return fail_with("-b BACKING is required (use -b \"\" to flatten)");
+        return fail_with(tool, "-b BACKING is required (use -b \"\" to flatten)");
 
     rebase::RebaseOptions options;
     options.backing = vm["backing"].as<std::string>();
@@ -51,21 +45,21 @@ int rebase_main(int argc, char** argv)
     if (!fmt_name.empty()) {
         auto f = formats::parse_format(fmt_name);
         if (!f)
-            return fail_with(f.error().message);
+            return fail_with(tool, f.error().message);
         options.backing_format = *f;
     }
     options.mode = vm.count("unsafe") ? rebase::Mode::unsafe : rebase::Mode::safe;
     options.compress = vm.count("compress") ? rebase::Compress::yes : rebase::Compress::no;
     options.backing_lock = vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read;
     if (vm.count("format") && vm["format"].as<std::string>() != "qcow2")
-        return fail_with("only qcow2 overlays can be rebased");
+        return fail_with(tool, "only qcow2 overlays can be rebased");
 
     auto dev = io::FileDevice::open(path, io::Access::read_write, io::LockMode::write);
     if (!dev)
-        return fail_with(fmt::format("Could not open '{}': {}", path, dev.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", path, dev.error().message));
     auto format = formats::probe_format(**dev);
     if (!format || *format != formats::Format::qcow2)
-        return fail_with(fmt::format("'{}' is not a qcow2 image: only qcow2 overlays can be rebased", path));
+        return fail_with(tool, fmt::format("'{}' is not a qcow2 image: only qcow2 overlays can be rebased", path));
 
     auto style = progress_style(tool, vm);
     if (!style)
@@ -75,7 +69,7 @@ int rebase_main(int argc, char** argv)
     auto stats = rebase::rebase_overlay(path, *dev, options);
     progress.finish();
     if (!stats)
-        return fail_with(stats.error().message);
+        return fail_with(tool, stats.error().message);
     return to_int(ExitCode::ok);
 }
 

@@ -18,12 +18,6 @@ namespace {
 
 constexpr const char* tool = "imgmend-repair";
 
-int fail_with(std::string_view message)
-{
-    print_error(tool, message);
-    return to_int(ExitCode::failed);
-}
-
 const char* step_name(io::Step::Kind kind)
 {
     switch (kind) {
@@ -68,13 +62,13 @@ int undo(const std::string& undo_path, const std::string& image_path)
 {
     auto image = io::FileDevice::open(image_path, io::Access::read_write, io::LockMode::write);
     if (!image)
-        return fail_with(fmt::format("Could not open '{}': {}", image_path, image.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", image_path, image.error().message));
     auto file = io::FileDevice::open(undo_path, io::Access::read_only, io::LockMode::none);
     if (!file)
-        return fail_with(file.error().message);
+        return fail_with(tool, file.error().message);
     auto done = io::apply_undo(**file, **image);
     if (!done)
-        return fail_with(done.error().message);
+        return fail_with(tool, done.error().message);
     fmt::print("Restored '{}' from '{}'.\n", image_path, undo_path);
     return to_int(ExitCode::ok);
 }
@@ -102,35 +96,35 @@ int repair_main(int argc, char** argv)
     if (vm.count("undo"))
         return undo(vm["undo"].as<std::string>(), path);
     if (!vm.count("repair"))
-        return fail_with("-r leaks or -r all is required (try 'imgmend-repair --help')");
+        return fail_with(tool, "-r leaks or -r all is required (try 'imgmend-repair --help')");
     std::string mode_name = vm["repair"].as<std::string>();
     if (mode_name != "leaks" && mode_name != "all")
-        return fail_with(fmt::format("-r must be leaks or all, not '{}'", mode_name));
+        return fail_with(tool, fmt::format("-r must be leaks or all, not '{}'", mode_name));
     repair::RepairMode mode = mode_name == "all" ? repair::RepairMode::all : repair::RepairMode::leaks;
     std::string output = vm["output"].as<std::string>();
     if (output != "human" && output != "json")
-        return fail_with(fmt::format("--output must be human or json, not '{}'", output));
+        return fail_with(tool, fmt::format("--output must be human or json, not '{}'", output));
     bool json = output == "json";
     bool dry_run = vm.count("dry-run") > 0;
     bool quiet = vm.count("quiet") > 0;
     if (vm.count("force-share") && !dry_run)
-        return fail_with("-U cannot be used when repairing: a repair needs the image to itself");
+        return fail_with(tool, "-U cannot be used when repairing: a repair needs the image to itself");
 
     io::LockMode lock = dry_run ? (vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read)
                                 : io::LockMode::write;
     auto dev = io::FileDevice::open(path, dry_run ? io::Access::read_only : io::Access::read_write, lock);
     if (!dev)
-        return fail_with(fmt::format("Could not open '{}': {}", path, dev.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", path, dev.error().message));
     formats::Format format = formats::Format::qcow2;
     if (vm.count("format")) {
         auto f = formats::parse_format(vm["format"].as<std::string>());
         if (!f)
-            return fail_with(f.error().message);
+            return fail_with(tool, f.error().message);
         format = *f;
     } else {
         auto probed = formats::probe_format(**dev);
         if (!probed)
-            return fail_with(probed.error().message);
+            return fail_with(tool, probed.error().message);
         format = *probed;
     }
     if (format != formats::Format::qcow2) {
@@ -139,7 +133,7 @@ int repair_main(int argc, char** argv)
     }
     auto image = qcow2::Image::open(*dev);
     if (!image)
-        return fail_with(fmt::format("Could not open '{}': {}", path, image.error().message));
+        return fail_with(tool, fmt::format("Could not open '{}': {}", path, image.error().message));
 
     auto style = progress_style(tool, vm);
     if (!style)
@@ -154,7 +148,7 @@ int repair_main(int argc, char** argv)
     tables.finish();
     refcounts.finish();
     if (!outcome)
-        return fail_with(fmt::format("Repair not possible, nothing was changed: {}", outcome.error().message));
+        return fail_with(tool, fmt::format("Repair not possible, nothing was changed: {}", outcome.error().message));
 
     if (!json)
         print_findings_human(outcome->before);
@@ -178,24 +172,24 @@ int repair_main(int argc, char** argv)
         const std::string undo_path = vm["undo-file"].as<std::string>();
         int fd = ::open(undo_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-            return fail_with(fmt::format("Could not create undo file '{}': {}", undo_path, strerror(errno)));
+            return fail_with(tool, fmt::format("Could not create undo file '{}': {}", undo_path, strerror(errno)));
         ::close(fd);
         auto u = io::FileDevice::open(undo_path, io::Access::read_write, io::LockMode::none);
         if (!u)
-            return fail_with(u.error().message);
+            return fail_with(tool, u.error().message);
         undo_dev = *u;
     }
     auto done = io::execute(outcome->plan, **dev, undo_dev.get());
     if (!done)
-        return fail_with(fmt::format("Repair interrupted: {} (the image is consistent up to the last flushed step)",
+        return fail_with(tool, fmt::format("Repair interrupted: {} (the image is consistent up to the last flushed step)",
                                      done.error().message));
 
     auto reopened = qcow2::Image::open(*dev);
     if (!reopened)
-        return fail_with(fmt::format("Could not reopen '{}' after repair: {}", path, reopened.error().message));
+        return fail_with(tool, fmt::format("Could not reopen '{}' after repair: {}", path, reopened.error().message));
     auto after = check::check_qcow2(**reopened);
     if (!after)
-        return fail_with(fmt::format("Check after repair failed: {}", after.error().message));
+        return fail_with(tool, fmt::format("Check after repair failed: {}", after.error().message));
 
     if (json) {
         if (!quiet) {
