@@ -193,8 +193,15 @@ seed_encrypted_aes() {
         "driver=qcow2,file.filename=$1,encrypt.key-secret=s0" >/dev/null
 }
 seed_encrypted_luks() {
-    qemu-img create -q --object secret,id=s0,data=seed -f qcow2 \
-        -o cluster_size=4096,encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 "$1" 64K
+    # qemu times its key derivation in thread CPU time and may find none on a
+    # busy machine ("Unable to get accurate CPU usage"): try again.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        qemu-img create -q --object secret,id=s0,data=seed -f qcow2 \
+            -o cluster_size=4096,encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 "$1" 64K \
+            2>/dev/null && return 0
+    done
+    return 1
 }
 # Beyond what fits in a small file: a 128 GiB disk whose L1 table lies past
 # the end of the file (it reads as zeros, as in qemu).

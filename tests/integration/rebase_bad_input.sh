@@ -46,7 +46,7 @@ pass
 [ ! -e nothing.qcow2 ] || fail "a missing overlay was created"
 pass
 # An encrypted overlay: safe mode would have to decrypt and encrypt.
-qemu-img create -q --object secret,id=s0,data=secret -f qcow2 -o encrypt.format=luks,encrypt.key-secret=s0 \
+create_luks -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 \
     -b base.qcow2 -F qcow2 enc.qcow2 4M
 expect_refused "encrypt" enc.qcow2 -b new.qcow2 -F qcow2
 expect_refused "encrypt" enc.qcow2 -b ""
