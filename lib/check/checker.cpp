@@ -48,10 +48,17 @@ Result<CheckState> Checker::run()
                            });
     if (options_.progress)
         walker.set_progress([this](uint64_t done, uint64_t total) { options_.progress(done, total, "tables"); });
+    DataClusterCounter counter(counts_, metadata_use_, image_.header().nb_snapshots > 0, geometry_.cluster_bits);
+    walker.set_data_counter(&counter);
     TRY(walker.walk());
     check_refcount_blocks();
     TRY(compare_refcounts());
-    TRY(check_copied_flags());
+    // Every active data cluster was counted once and nothing shares one, so
+    // each has refcount 1 on disk (no mismatch) and its entry has
+    // OFLAG_COPIED: the L2 tables need no second read.
+    bool l2_flags_known_good = walker.active_entries_ordinary_and_copied() && image_.header().nb_snapshots == 0 &&
+                               conflicts_.empty() && mismatches_.empty() && unreadable_.empty();
+    TRY(check_copied_flags(l2_flags_known_good ? CopiedScope::l1_only : CopiedScope::l1_and_l2));
     std::sort(conflicts_.begin(), conflicts_.end());
     conflicts_.erase(std::unique(conflicts_.begin(), conflicts_.end()), conflicts_.end());
     attribute_owners();
@@ -77,7 +84,7 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
     // general path's bounds work.
     if (size == cs && offset % cs == 0 && offset / cs < counts_.size() && role.kind == RoleKind::data) {
         uint64_t k = offset / cs;
-        if (metadata_use_[k] || (counts_.get(k) > 0 && image_.header().nb_snapshots == 0))
+        if (metadata_use_.test(k) || (counts_.get(k) > 0 && image_.header().nb_snapshots == 0))
             conflicts_.push_back(k);
         if (counts_.increment(k))
             return;
@@ -114,12 +121,12 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
             // Users that contradict each other. Snapshots legitimately
             // share L2 tables and data clusters; nothing else is shared.
             bool used_before = counts_.get(k) > 0;
-            bool conflict = metadata ? used_before && !(role.kind == RoleKind::l2_table && shareable && metadata_use_[k])
-                                     : metadata_use_[k] || (used_before && !shareable);
+            bool conflict = metadata ? used_before && !(role.kind == RoleKind::l2_table && shareable && metadata_use_.test(k))
+                                     : metadata_use_.test(k) || (used_before && !shareable);
             if (conflict)
                 conflicts_.push_back(k);
             if (metadata)
-                metadata_use_[k] = true;
+                metadata_use_.set(k);
         }
         if (counts_.increment(k))
             continue;

@@ -25,7 +25,8 @@ private:
     void check_refcount_blocks();
     Result<void> compare_refcounts();
     void record_mismatch(uint64_t cluster, uint64_t on_disk, uint64_t counted);
-    Result<void> check_copied_flags();
+    enum class CopiedScope { l1_only, l1_and_l2 };
+    Result<void> check_copied_flags(CopiedScope scope);
     void attribute_owners();
     void add_warnings();
     void verify_compressed_clusters();
@@ -37,7 +38,7 @@ private:
     io::BlockDevice& dev_;
     uint64_t file_size_;
     ClusterCounts counts_;
-    std::vector<bool> metadata_use_; // cluster holds metadata (one bit per cluster)
+    ClusterBits metadata_use_; // cluster holds metadata
     CheckReport report_;
     std::optional<qcow2::SnapshotTable> snapshots_;
     std::optional<std::vector<qcow2::BitmapEntry>> bitmaps_;

@@ -1,10 +1,12 @@
 #include "check/reference_walker.hpp"
 
+#include "io/read_ahead.hpp"
 #include "qcow2/l2_entry.hpp"
 #include "qcow2/limits.hpp"
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
 
+#include <boost/endian/conversion.hpp>
 #include <fmt/format.h>
 
 namespace imgmend::check {
@@ -72,6 +74,13 @@ Result<void> ReferenceWalker::walk_l1(uint64_t l1_offset, uint64_t l1_size,
             note(std::move(f));
             return {};
         }
+        // The chunk's L2 tables, read ahead on another thread while this
+        // one walks them.
+        std::vector<uint64_t> l2_offsets;
+        for (uint64_t k = 0; k < n; ++k)
+            if (uint64_t l2_offset = util::load_be64(chunk, k * 8) & qcow2::offset_mask)
+                l2_offsets.push_back(l2_offset);
+        io::ReadAhead tables(dev, std::move(l2_offsets), image_.geometry().cluster_size);
         for (uint64_t k = 0; k < n; ++k) {
             uint64_t i = first + k;
             uint64_t entry = util::load_be64(chunk, k * 8);
@@ -99,38 +108,50 @@ Result<void> ReferenceWalker::walk_l1(uint64_t l1_offset, uint64_t l1_size,
                 f.snapshot = snapshot;
                 note(std::move(f));
             }
-            TRY(walk_l2(l2_offset, i, snapshot));
+            walk_l2(l2_offset, tables.next(), i, snapshot);
         }
     }
     return {};
 }
 
-Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, const std::optional<std::string>& snapshot)
+void ReferenceWalker::walk_l2(uint64_t l2_offset, const Result<std::span<const uint8_t>>& bytes, uint64_t l1_index,
+                              const std::optional<std::string>& snapshot)
 {
     const qcow2::Geometry& g = image_.geometry();
     bool active = !snapshot;
     bool data_file = image_.header().has_data_file();
-    l2_buffer_.resize(g.cluster_size);
-    if (!image_.file().read_zero_padded(l2_offset, l2_buffer_)) {
+    if (!bytes) {
         Finding f{FindingKind::table_unreadable, Severity::check_error, Repair::none,
                   "ERROR: I/O error in check_refcounts_l2"};
         f.host_offset = l2_offset;
         note(std::move(f));
-        return {};
+        return;
     }
-    uint64_t next_contiguous = 0;
+    RunFigures figures;  // the allocation figures of an active table
+    RunFigures ignored;  // those of a snapshot's
     // One Role per table (it holds the snapshot name); entries update its indices.
     Role role{RoleKind::data};
     role.l1_index = l1_index;
     role.snapshot = snapshot;
     const uint64_t table_guest = l1_index * g.l2_entries * g.cluster_size;
+    const bool tally_active = active && reporting_ == Reporting::findings;
+    // The fast path: standard entries of ordinary, aligned data clusters.
+    const bool fast = counter_ && g.l2_entry_bytes == 8 && !data_file;
+    const uint8_t* table = bytes->data();
     for (uint64_t j = 0; j < g.l2_entries; ++j) {
+        if (fast) {
+            j = counter_->count_run(table, j, g.l2_entries, tally_active ? figures : ignored);
+            if (j == g.l2_entries)
+                break;
+        }
         qcow2::L2Entry e;
-        e.raw = util::load_be64(l2_buffer_, j * g.l2_entry_bytes);
+        e.raw = boost::endian::load_big_u64(table + j * g.l2_entry_bytes);
         if (g.l2_entry_bytes == 16)
-            e.bitmap = util::load_be64(l2_buffer_, j * 16 + 8);
+            e.bitmap = boost::endian::load_big_u64(table + j * 16 + 8);
         if (e.raw == 0 && e.bitmap == 0)
             continue;
+        if (active)
+            active_ordinary_copied_ = false; // the general path: the flags get a second look
         uint64_t guest = table_guest + j * g.cluster_size;
         auto located = [&](FindingKind kind, Severity sev, Repair repair, std::string message) {
             Finding f{kind, sev, repair, std::move(message)};
@@ -203,18 +224,22 @@ Result<void> ReferenceWalker::walk_l2(uint64_t l2_offset, uint64_t l1_index, con
                                     "corrupted.",
                                     offset));
         }
-        if (active && reporting_ == Reporting::findings) {
-            ++report_.allocated_clusters;
-            if (next_contiguous != 0 && offset != next_contiguous)
-                ++report_.fragmented_clusters;
-            next_contiguous = offset + g.cluster_size;
+        if (tally_active) {
+            ++figures.allocated;
+            if (figures.next_contiguous != 0 && offset != figures.next_contiguous)
+                ++figures.fragmented;
+            figures.next_contiguous = offset + g.cluster_size;
         }
         if (!data_file)
             on_ref_(offset, g.cluster_size, role);
     }
+    if (tally_active) {
+        report_.allocated_clusters += figures.allocated;
+        report_.fragmented_clusters += figures.fragmented;
+        active_ordinary_copied_ = active_ordinary_copied_ && figures.all_copied;
+    }
     if (active && progress_)
         progress_(++l2_done_, l2_total_);
-    return {};
 }
 
 void ReferenceWalker::walk_snapshots()

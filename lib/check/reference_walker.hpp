@@ -6,6 +6,7 @@
 // Refcount blocks are not walked here: checking them needs the counts.
 #pragma once
 
+#include "check/data_cluster_counter.hpp"
 #include "check/report.hpp"
 #include "check/role.hpp"
 #include "qcow2/bitmap.hpp"
@@ -40,10 +41,18 @@ public:
     // Everything but the refcount blocks.
     Result<void> walk();
     void set_progress(std::function<void(uint64_t, uint64_t)> progress) { progress_ = std::move(progress); }
+    // Ordinary data clusters go to `counter` instead of the callback.
+    void set_data_counter(const DataClusterCounter* counter) { counter_ = counter; }
+    // After walk(): every allocated entry of the active L2 tables was an
+    // ordinary data cluster (taken by the data counter) with OFLAG_COPIED
+    // set. Then, when nothing shares clusters, their refcounts are all 1 and
+    // the flags need no second look.
+    bool active_entries_ordinary_and_copied() const { return active_ordinary_copied_; }
 
 private:
     Result<void> walk_l1(uint64_t l1_offset, uint64_t l1_size, const std::optional<std::string>& snapshot);
-    Result<void> walk_l2(uint64_t l2_offset, uint64_t l1_index, const std::optional<std::string>& snapshot);
+    void walk_l2(uint64_t l2_offset, const Result<std::span<const uint8_t>>& table, uint64_t l1_index,
+                 const std::optional<std::string>& snapshot);
     void walk_snapshots();
     void walk_bitmaps();
     void note(Finding f);
@@ -54,7 +63,8 @@ private:
     CheckReport& report_;
     ReferenceFn on_ref_;
     std::function<void(uint64_t, uint64_t)> progress_;
-    std::vector<uint8_t> l2_buffer_;
+    const DataClusterCounter* counter_ = nullptr;
+    bool active_ordinary_copied_ = true;
     uint64_t l2_done_ = 0;
     uint64_t l2_total_ = 0;
 };

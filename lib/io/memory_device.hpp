@@ -6,6 +6,7 @@
 
 #include "io/block_device.hpp"
 
+#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -57,7 +58,7 @@ private:
     std::optional<size_t> crash_after_;
     std::optional<uint64_t> size_limit_;
     bool resizable_ = true;
-    size_t reads_ = 0;
+    std::atomic<size_t> reads_ = 0; // read from a read-ahead thread too
     size_t attempts_ = 0; // writes tried, failed ones included
 };
 
