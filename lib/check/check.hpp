@@ -37,6 +37,11 @@ struct CheckState {
     std::vector<uint64_t> conflicts;
     // The refcount structure itself is damaged: only a rebuild can fix it.
     bool rebuild_needed = false;
+    // Clusters a reference points to but the check could not count, lying a
+    // cluster or more past the end of the file (first, last; inclusive).
+    // The guest reads zeros or an error there today: a repair that grows the
+    // file must never place anything in them, or the guest would read it.
+    std::vector<std::pair<uint64_t, uint64_t>> references_beyond_end;
     std::optional<qcow2::SnapshotTable> snapshots;
 };
 

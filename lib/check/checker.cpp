@@ -73,6 +73,7 @@ Result<CheckState> Checker::run()
     state.unreadable = std::move(unreadable_);
     state.conflicts = std::move(conflicts_);
     state.rebuild_needed = rebuild_needed_;
+    state.references_beyond_end = std::move(references_beyond_end_);
     state.snapshots = std::move(snapshots_);
     return state;
 }
@@ -93,6 +94,8 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
         return;
     auto end = util::checked_add(offset, size);
     if (!end || (*end > file_size_ && *end - file_size_ >= cs)) {
+        uint64_t last = end ? (*end - 1) / cs : ~uint64_t{0} / cs;
+        references_beyond_end_.emplace_back(offset / cs, last);
         Finding f{FindingKind::beyond_end_of_file, Severity::corruption, Repair::none,
                   fmt::format("ERROR: counting reference for region exceeding the end of the file by one cluster or "
                               "more: offset 0x{:x} size 0x{:x}",

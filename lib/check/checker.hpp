@@ -49,6 +49,7 @@ private:
     std::unordered_map<uint64_t, uint64_t> mismatches_;
     std::vector<uint64_t> unreadable_;
     std::vector<uint64_t> conflicts_;
+    std::vector<std::pair<uint64_t, uint64_t>> references_beyond_end_;
     bool rebuild_needed_ = false;
     uint64_t cached_block_offset_ = 0;
     std::vector<uint8_t> cached_block_;

@@ -19,7 +19,10 @@ size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t 
     const uint64_t* metadata = metadata_use_.words();
     const uint64_t clusters = counts_.size();
     const uint32_t bits = cluster_bits_;
-    const uint64_t misaligned = (uint64_t{1} << bits) - 1;
+    // Anything but an aligned, uncompressed cluster with no reserved bit:
+    // one test (the zero flag, bit 0, is fine: preallocated zero clusters
+    // count like data).
+    const uint64_t unusual = not_ordinary | (((uint64_t{1} << bits) - 1) & qcow2::offset_mask);
     const uint64_t cluster_size = uint64_t{1} << bits;
     const uint8_t limit = shareable_ ? ClusterCounts::escape - 1 : 1;
     uint8_t* counts = counts_.mutable_bytes();
@@ -32,12 +35,12 @@ size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t 
         size_t j = first;
         for (; j < end; ++j) {
             uint64_t raw = boost::endian::load_big_u64(table + j * 8);
-            if (raw == 0)
-                continue;
+            if (raw <= qcow2::oflag_zero)
+                continue; // unallocated, or a zero cluster without one
             uint64_t offset = raw & qcow2::offset_mask;
             uint64_t k = offset >> bits;
-            if ((raw & not_ordinary) || offset == 0 || (offset & misaligned) || k >= clusters ||
-                ((metadata[k / 64] >> (k % 64)) & 1))
+            // (Cluster 0, the header, is metadata: an offset of 0 stops here too.)
+            if ((raw & unusual) || k >= clusters || ((metadata[k / 64] >> (k % 64)) & 1))
                 break;
             if constexpr (Bytes) {
                 if (counts[k] >= limit)
@@ -47,7 +50,7 @@ size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t 
                 break;
             }
             ++allocated;
-            fragmented += next != 0 && offset != next;
+            fragmented += (next != 0) & (offset != next);
             next = offset + cluster_size;
             copied &= raw >> 63;
         }
