@@ -12,6 +12,7 @@
 #include <boost/endian/conversion.hpp>
 
 #include <algorithm>
+#include <map>
 #include <fmt/format.h>
 
 namespace imgmend::check {
@@ -223,7 +224,9 @@ void Checker::attribute_owners()
     constexpr size_t max_attributed = 100000;
     // Every user of each such cluster (up to a few), in walk order.
     constexpr size_t max_users = 4;
-    std::unordered_map<uint64_t, std::vector<Role>> owners;
+    // Ordered, so a reference spanning many clusters (a hostile table size)
+    // costs a lookup and its hits, not one step per cluster.
+    std::map<uint64_t, std::vector<Role>> owners;
     for (const Finding& f : report_.findings)
         if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
             owners.size() < max_attributed)
@@ -235,11 +238,10 @@ void Checker::attribute_owners()
     auto record = [&](uint64_t offset, uint64_t size, const Role& role) {
         if (size == 0 || !util::checked_add(offset, size))
             return;
-        for (uint64_t k = offset / cs; k <= (offset + size - 1) / cs; ++k) {
-            auto it = owners.find(k);
-            if (it != owners.end() && it->second.size() < max_users)
+        uint64_t last = (offset + size - 1) / cs;
+        for (auto it = owners.lower_bound(offset / cs); it != owners.end() && it->first <= last; ++it)
+            if (it->second.size() < max_users)
                 it->second.push_back(role);
-        }
     };
     WalkInputs inputs;
     inputs.snapshots = snapshots_ ? &*snapshots_ : nullptr;

@@ -16,32 +16,28 @@ ReadAhead::ReadAhead(BlockDevice& dev, std::vector<uint64_t> offsets, size_t len
 
 ReadAhead::~ReadAhead()
 {
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    changed_.notify_all();
-    if (worker_.joinable())
-        worker_.join();
+    if (!worker_.joinable())
+        return;
+    // Release everything: the worker stops at its next region.
+    stop_.store(true);
+    released_.store(offsets_.size());
+    released_.notify_one();
+    worker_.join();
 }
 
 void ReadAhead::produce()
 {
     for (size_t i = 0; i < offsets_.size(); ++i) {
-        {
-            std::unique_lock lock(mutex_);
-            // Slot i % depth is free once region i - depth has been released.
-            changed_.wait(lock, [&] { return stop_ || i < consumed_ + slots_.size(); });
-            if (stop_)
-                return;
-        }
+        // Slot i % depth is free once region i - depth has been released.
+        for (size_t r = released_.load(std::memory_order_acquire); i >= r + slots_.size();
+             r = released_.load(std::memory_order_acquire))
+            released_.wait(r);
+        if (stop_.load())
+            return;
         Slot& slot = slots_[i % slots_.size()];
         slot.status = dev_.read_zero_padded(offsets_[i], slot.bytes);
-        {
-            std::lock_guard lock(mutex_);
-            produced_ = i + 1;
-        }
-        changed_.notify_all();
+        produced_.store(i + 1, std::memory_order_release);
+        produced_.notify_one();
     }
 }
 
@@ -54,10 +50,11 @@ Result<std::span<const uint8_t>> ReadAhead::next()
     if (!worker_.joinable()) {
         slot.status = dev_.read_zero_padded(offsets_[i], slot.bytes);
     } else {
-        std::unique_lock lock(mutex_);
-        consumed_ = i; // every region before this one is released
-        changed_.notify_all();
-        changed_.wait(lock, [&] { return produced_ > i; });
+        // Every region before this one is released.
+        released_.store(i, std::memory_order_release);
+        released_.notify_one();
+        for (size_t p = produced_.load(std::memory_order_acquire); p <= i; p = produced_.load(std::memory_order_acquire))
+            produced_.wait(p);
     }
     if (!slot.status)
         return util::Unexpected{slot.status.error()};

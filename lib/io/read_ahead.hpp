@@ -6,8 +6,7 @@
 
 #include "io/block_device.hpp"
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
 #include <thread>
 
 namespace imgmend::io {
@@ -38,12 +37,12 @@ private:
     BlockDevice& dev_;
     std::vector<uint64_t> offsets_;
     std::vector<Slot> slots_;
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    size_t produced_ = 0; // regions read (guarded by mutex_)
-    size_t consumed_ = 0; // regions handed out and released (guarded by mutex_)
-    size_t handed_ = 0;   // regions handed out (consumer only)
-    bool stop_ = false;
+    // The worker and the consumer meet through these two counters (waiting
+    // on them only when one is ahead of the other).
+    std::atomic<size_t> produced_ = 0; // regions read
+    std::atomic<size_t> released_ = 0; // regions the consumer is done with
+    std::atomic<bool> stop_ = false;
+    size_t handed_ = 0; // regions handed out (consumer only)
     std::thread worker_;
 };
 
