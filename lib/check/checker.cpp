@@ -130,6 +130,10 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
                 conflicts_.push_back(k);
             if (metadata)
                 metadata_use_.set(k);
+        } else if (metadata_use_.test(k)) {
+            // Compressed clusters share host clusters with each other, never
+            // with metadata.
+            conflicts_.push_back(k);
         }
         if (counts_.increment(k))
             continue;
