@@ -10,6 +10,7 @@ namespace {
 // Bits that make a standard L2 entry something other than an ordinary
 // (possibly preallocated-zero) data cluster: compressed, or reserved.
 constexpr uint64_t not_ordinary = qcow2::oflag_compressed | 0x3f000000000001feull;
+constexpr size_t prefetch_distance = 1024; // bytes
 } // namespace
 
 size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t end, RunFigures& figures) const
@@ -34,6 +35,10 @@ size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t 
     auto run = [&]<bool Bytes>() {
         size_t j = first;
         for (; j < end; ++j) {
+            // The table was just copied in on another core: ask for the
+            // lines ahead early rather than stall on each.
+            if (j % 8 == 0)
+                __builtin_prefetch(table + j * 8 + prefetch_distance);
             uint64_t raw = boost::endian::load_big_u64(table + j * 8);
             if (raw <= qcow2::oflag_zero)
                 continue; // unallocated, or a zero cluster without one
