@@ -47,7 +47,6 @@ bool all_zero(const uint8_t* bytes, size_t length)
 
 bool known_zero(const formats::ChainStatus& st) { return st.zero || !st.data; }
 
-uint8_t* aligned_buffer(uint64_t bytes) { return static_cast<uint8_t*>(std::aligned_alloc(4096, bytes)); }
 
 } // namespace
 
@@ -55,7 +54,7 @@ WindowCompare::WindowCompare(qcow2::Image& image, Sides sides, OverlayWriter& wr
                              RebaseStats& stats)
     : image_(image), g_(image.geometry()), sides_(sides), writer_(writer), compress_(compress), stats_(stats),
       zero_clusters_(image.header().version >= 3), flags_(window_bytes / image.geometry().subcluster_size),
-      old_buf_(aligned_buffer(window_bytes)), new_buf_(aligned_buffer(window_bytes)),
+      old_buf_(new(buffer_alignment) uint8_t[window_bytes]), new_buf_(new(buffer_alignment) uint8_t[window_bytes]),
       old_{sides.old_chain, old_zero, old_buf_.get(), {}, 0}, new_{sides.new_chain, new_zero, new_buf_.get(), {}, 0}
 {
 }
@@ -244,6 +243,10 @@ Result<void> WindowCompare::decide_cluster(size_t cluster)
         // Written straight from the mapping (or the buffer it was read into).
         data = p->bytes + (from - p->loaded_from);
         u.owner = p->mapping;
+        if (p->mapping && p->mapping.get() != last_kept_) {
+            last_kept_ = p->mapping.get();
+            kept_bytes_ += p->mapping->bytes().size();
+        }
     } else {
         for (uint32_t sc = 0; sc < g_.subclusters; ++sc)
             if (u.write_mask >> sc & 1)
@@ -310,8 +313,13 @@ Result<void> WindowCompare::run(uint64_t start)
     for (size_t cluster = 0; cluster < count_ / g_.subclusters; ++cluster)
         TRY(decide_cluster(cluster));
     // old_buf_ is reused by the next window; mapped data stays alive in the
-    // writer as long as it needs it.
-    return wrote_from_buffer_ ? writer_.write_pending() : Result<void>{};
+    // writer as long as it needs it (bounded, as it counts in the RSS).
+    constexpr uint64_t max_kept = uint64_t{16} << 20;
+    if (!wrote_from_buffer_ && kept_bytes_ <= max_kept)
+        return {};
+    kept_bytes_ = 0;
+    last_kept_ = nullptr;
+    return writer_.write_pending();
 }
 
 } // namespace imgmend::rebase

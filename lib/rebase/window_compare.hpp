@@ -10,7 +10,7 @@
 #include "rebase/rebase.hpp"
 
 #include <cstddef>
-#include <cstdlib>
+#include <new>
 #include <memory>
 #include <vector>
 
@@ -63,8 +63,9 @@ private:
         std::vector<Piece> pieces;
         size_t cursor = 0;
     };
-    struct FreeDeleter {
-        void operator()(uint8_t* p) const { std::free(p); }
+    static constexpr std::align_val_t buffer_alignment{4096}; // O_DIRECT's
+    struct AlignedDelete {
+        void operator()(uint8_t* p) const { ::operator delete[](p, buffer_alignment); }
     };
 
     Result<void> classify(Side& side, size_t first, size_t last, bool track_same);
@@ -88,11 +89,13 @@ private:
     size_t count_ = 0;   // subclusters in the current window
     std::vector<uint8_t> flags_;
     // Aligned for O_DIRECT; old_buf_ is also what the writer writes from.
-    std::unique_ptr<uint8_t, FreeDeleter> old_buf_;
-    std::unique_ptr<uint8_t, FreeDeleter> new_buf_;
+    std::unique_ptr<uint8_t[], AlignedDelete> old_buf_;
+    std::unique_ptr<uint8_t[], AlignedDelete> new_buf_;
     Side old_;
     Side new_;
     bool wrote_from_buffer_ = false; // pending writes point into old_buf_
+    const io::Mapping* last_kept_ = nullptr; // the last mapping handed to the writer
+    uint64_t kept_bytes_ = 0;                // mapped bytes the writer may keep alive
 };
 
 } // namespace imgmend::rebase
