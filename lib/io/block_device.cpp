@@ -16,6 +16,15 @@ Result<void> BlockDevice::read_zero_padded(uint64_t offset, std::span<uint8_t> o
     return {};
 }
 
+Result<void> BlockDevice::write_uncached(uint64_t offset, std::span<const std::span<const uint8_t>> parts)
+{
+    for (const auto& part : parts) {
+        TRY(write(offset, part));
+        offset += part.size();
+    }
+    return {};
+}
+
 Result<std::vector<uint64_t>> read_be64_table(BlockDevice& dev, uint64_t offset, uint64_t bytes)
 {
     uint64_t available = offset >= dev.size() ? 0 : std::min(bytes, dev.size() - offset);

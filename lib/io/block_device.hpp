@@ -23,6 +23,14 @@ struct AllocationRun {
     uint64_t length;
 };
 
+// Read-only bytes of a device mapped into memory (BlockDevice::map); they
+// stay valid while the Mapping lives.
+class Mapping {
+public:
+    virtual ~Mapping() = default;
+    virtual std::span<const uint8_t> bytes() const = 0;
+};
+
 class BlockDevice {
 public:
     virtual ~BlockDevice() = default;
@@ -46,6 +54,15 @@ public:
     // A hint that [offset, offset + length) will be read soon, so the host
     // can fetch many scattered tables in parallel. Optional.
     virtual void will_need(uint64_t /*offset*/, uint64_t /*length*/) {}
+    // Writes `parts` one after another from `offset`, for bulk data written
+    // once and flushed soon after: the host may bypass its page cache (one
+    // copy of every byte fewer) and send the parts as one request. Ordered
+    // by flush() exactly like write().
+    virtual Result<void> write_uncached(uint64_t offset, std::span<const std::span<const uint8_t>> parts);
+    // [offset, offset + length) mapped read-only, for callers that only look
+    // at the bytes (no copy); nullptr where the device cannot map it, and the
+    // caller reads instead. The range must lie within size().
+    virtual std::unique_ptr<Mapping> map(uint64_t /*offset*/, uint64_t /*length*/) { return nullptr; }
 
     // Reads what exists of [offset, offset + out.size()) and zero-fills the
     // part past the end, as a guest sees a short host file.

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <vector>
 
@@ -102,6 +105,74 @@ Result<void> FileDevice::write(uint64_t offset, std::span<const uint8_t> in)
     if (!is_block_device_ && !in.empty() && offset + in.size() > size_)
         size_ = offset + in.size();
     return {};
+}
+
+Result<void> FileDevice::write_uncached(uint64_t offset, std::span<const std::span<const uint8_t>> parts)
+{
+    // 4 KiB covers the logical block size of every disk O_DIRECT may meet.
+    constexpr uint64_t align = 4096;
+    bool aligned = direct_works_ && offset % align == 0 && parts.size() <= IOV_MAX;
+    std::vector<iovec> iov;
+    uint64_t total = 0;
+    for (const auto& part : parts) {
+        aligned &= part.size() % align == 0 && reinterpret_cast<uintptr_t>(part.data()) % align == 0;
+        iov.push_back({const_cast<uint8_t*>(part.data()), part.size()});
+        total += part.size();
+    }
+    int flags = aligned ? ::fcntl(fd_, F_GETFL) : -1;
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0)
+        return BlockDevice::write_uncached(offset, parts);
+    ssize_t n = 0;
+    do
+        n = ::pwritev(fd_, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+    while (n < 0 && errno == EINTR);
+    int error = n < 0 ? errno : 0;
+    (void)::fcntl(fd_, F_SETFL, flags);
+    if (n == static_cast<ssize_t>(total)) {
+        if (!is_block_device_ && offset + total > size_)
+            size_ = offset + total;
+        return {};
+    }
+    if (error == EINVAL) // the file system refuses O_DIRECT here
+        direct_works_ = false;
+    // Short or refused: the same bytes again through the page cache.
+    return BlockDevice::write_uncached(offset, parts);
+}
+
+namespace {
+
+class FileMapping final : public Mapping {
+public:
+    FileMapping(void* base, size_t length, size_t skip, size_t size)
+        : base_(base), length_(length), bytes_(static_cast<const uint8_t*>(base) + skip, size)
+    {
+    }
+    ~FileMapping() override { ::munmap(base_, length_); }
+    FileMapping(const FileMapping&) = delete;
+    FileMapping& operator=(const FileMapping&) = delete;
+    std::span<const uint8_t> bytes() const override { return bytes_; }
+
+private:
+    void* base_;
+    size_t length_;
+    std::span<const uint8_t> bytes_;
+};
+
+} // namespace
+
+std::unique_ptr<Mapping> FileDevice::map(uint64_t offset, uint64_t length)
+{
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (length == 0 || !util::range_within(offset, length, size_))
+        return nullptr;
+    uint64_t start = util::align_down(offset, page);
+    size_t span = static_cast<size_t>(offset + length - start);
+    // MAP_POPULATE: the pages are read anyway, so map them in one go rather
+    // than one fault at a time.
+    void* base = ::mmap(nullptr, span, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_, static_cast<off_t>(start));
+    if (base == MAP_FAILED)
+        return nullptr;
+    return std::make_unique<FileMapping>(base, span, static_cast<size_t>(offset - start), static_cast<size_t>(length));
 }
 
 Result<void> FileDevice::flush()

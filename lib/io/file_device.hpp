@@ -29,6 +29,9 @@ public:
     Result<AllocationRun> allocation_at(uint64_t offset) override;
     uint64_t allocated_bytes() const override;
     void will_need(uint64_t offset, uint64_t length) override;
+    // One O_DIRECT pwritev when the offset and every part are 4 KiB aligned.
+    Result<void> write_uncached(uint64_t offset, std::span<const std::span<const uint8_t>> parts) override;
+    std::unique_ptr<Mapping> map(uint64_t offset, uint64_t length) override;
     // Does another process hold qemu's write permission on this file?
     bool writer_present() const { return io::writer_present(fd_); }
 
@@ -46,6 +49,7 @@ private:
     uint64_t dev_ = 0;
     uint64_t ino_ = 0;
     bool is_block_device_ = false;
+    bool direct_works_ = true; // until O_DIRECT is refused once
 };
 
 } // namespace imgmend::io

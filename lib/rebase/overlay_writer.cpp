@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
+#include <utility>
+
 namespace imgmend::rebase {
 
 using util::Errc;
@@ -16,9 +19,38 @@ OverlayWriter::OverlayWriter(qcow2::Image& image, ClusterAllocator& allocator)
 {
 }
 
-Result<void> OverlayWriter::write_data(uint64_t offset, std::span<const uint8_t> bytes)
+Result<void> OverlayWriter::write_data(uint64_t offset, std::span<const uint8_t> bytes,
+                                       const std::shared_ptr<const void>& owner)
 {
-    return image_.file().write(offset, bytes);
+    // Bounds on one write: its parts (IOV_MAX is 1024 on Linux), and the
+    // mapped memory it keeps alive.
+    constexpr size_t max_parts = 1024;
+    constexpr uint64_t max_bytes = uint64_t{8} << 20;
+    if (pending_.empty() || pending_offset_ + pending_bytes_ != offset || pending_.size() == max_parts ||
+        pending_bytes_ + bytes.size() > max_bytes) {
+        TRY(write_pending());
+        pending_offset_ = offset;
+    }
+    if (!pending_.empty() && pending_.back().data() + pending_.back().size() == bytes.data())
+        pending_.back() = std::span<const uint8_t>(pending_.back().data(), pending_.back().size() + bytes.size());
+    else
+        pending_.push_back(bytes);
+    pending_bytes_ += bytes.size();
+    if (owner && (pending_owners_.empty() || pending_owners_.back() != owner))
+        pending_owners_.push_back(owner);
+    return {};
+}
+
+Result<void> OverlayWriter::write_pending()
+{
+    if (pending_.empty())
+        return {};
+    // Written once and flushed right after: no need to keep it cached.
+    auto done = image_.file().write_uncached(pending_offset_, pending_);
+    pending_.clear();
+    pending_owners_.clear();
+    pending_bytes_ = 0;
+    return done;
 }
 
 Result<std::vector<uint8_t>*> OverlayWriter::l2_for(uint64_t guest_cluster, uint64_t& entry_at)
@@ -75,7 +107,7 @@ Result<bool> OverlayWriter::write_compressed(const ClusterUpdate& u, uint64_t& r
         allocator_.add_reference(packed_cluster_);
     }
     uint64_t offset = packed_cluster_ + packed_used_;
-    TRY(write_data(offset, packed));
+    TRY(image_.file().write(offset, packed));
     packed_used_ += packed.size();
     uint64_t extra_sectors = (offset + packed.size() - 1) / 512 - offset / 512;
     raw = qcow2::oflag_compressed | offset | (extra_sectors << g_.csize_shift);
@@ -131,7 +163,7 @@ Result<void> OverlayWriter::apply(const ClusterUpdate& u)
                     continue;
                 std::vector<uint8_t> piece(scs);
                 TRY(image_.file().read_zero_padded(host + sc * scs, piece));
-                TRY(write_data(fresh + sc * scs, piece));
+                TRY(image_.file().write(fresh + sc * scs, piece));
             }
             allocator_.add_reference(host, -1);
         }
@@ -146,7 +178,7 @@ Result<void> OverlayWriter::apply(const ClusterUpdate& u)
         uint32_t end = sc;
         while (end < g_.subclusters && (write_mask >> end & 1))
             ++end;
-        TRY(write_data(host + sc * scs, std::span<const uint8_t>(u.data).subspan(sc * scs, (end - sc) * scs)));
+        TRY(write_data(host + sc * scs, u.data.subspan(sc * scs, (end - sc) * scs), u.owner));
         sc = end;
     }
     raw = host | qcow2::oflag_copied;
@@ -158,6 +190,7 @@ Result<void> OverlayWriter::apply(const ClusterUpdate& u)
 
 Result<void> OverlayWriter::plan_tables(io::Plan& plan)
 {
+    assert(pending_.empty() && "data is written and flushed before the tables are planned");
     for (auto& [offset, bytes] : new_l2_)
         plan.write(offset, bytes, fmt::format("new L2 table at {:#x}", offset));
     tables_.emit(plan, "L2 table");

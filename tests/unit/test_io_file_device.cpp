@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 using namespace imgmend;
@@ -213,4 +215,55 @@ TEST_CASE("FileDevice identifies the underlying file")
     CHECK(da->inode() != db->inode());
     CHECK(dl->inode() == da->inode());
     CHECK(dl->device_id() == da->device_id());
+}
+
+TEST_CASE("FileDevice::write_uncached writes every part in order, aligned or not")
+{
+    test::TempDir dir;
+    std::string path = dir.file("img");
+    test::write_file(path, std::vector<uint8_t>(4096, 0xee));
+    auto dev = open_rw(path);
+    // Aligned parts (O_DIRECT where the file system allows it) ...
+    auto* a = static_cast<uint8_t*>(std::aligned_alloc(4096, 8192));
+    std::fill(a, a + 8192, uint8_t{1});
+    std::fill(a + 4096, a + 8192, uint8_t{2});
+    std::vector<std::span<const uint8_t>> aligned{std::span<const uint8_t>(a + 4096, 4096),
+                                                  std::span<const uint8_t>(a, 4096)};
+    REQUIRE(dev->write_uncached(8192, aligned));
+    // ... and unaligned ones (through the page cache).
+    std::vector<uint8_t> odd(100, 3);
+    std::vector<std::span<const uint8_t>> unaligned{std::span<const uint8_t>(odd).first(10),
+                                                    std::span<const uint8_t>(odd).subspan(10)};
+    REQUIRE(dev->write_uncached(4096 + 7, unaligned));
+    std::free(a);
+    CHECK(dev->size() == 16384);
+    CHECK(stat_size(path) == 16384);
+    auto bytes = test::read_file(path);
+    CHECK(bytes[4095] == 0xee);
+    CHECK(bytes[4096 + 6] == 0);
+    CHECK(bytes[4096 + 7] == 3);
+    CHECK(bytes[4096 + 106] == 3);
+    CHECK(bytes[4096 + 107] == 0);
+    CHECK(bytes[8192] == 2);
+    CHECK(bytes[12287] == 2);
+    CHECK(bytes[12288] == 1);
+    CHECK(bytes[16383] == 1);
+}
+
+TEST_CASE("FileDevice::map shows the bytes at any offset, and nothing past the end")
+{
+    test::TempDir dir;
+    std::string path = dir.file("img");
+    std::vector<uint8_t> content(3 * 4096 + 5);
+    for (size_t i = 0; i < content.size(); ++i)
+        content[i] = static_cast<uint8_t>(i * 7);
+    test::write_file(path, content);
+    auto dev = io::FileDevice::open(path, io::Access::read_only, io::LockMode::none);
+    REQUIRE(dev);
+    auto m = (*dev)->map(4097, 2 * 4096);
+    REQUIRE(m);
+    REQUIRE(m->bytes().size() == 2 * 4096);
+    CHECK(std::equal(m->bytes().begin(), m->bytes().end(), content.begin() + 4097));
+    CHECK((*dev)->map(4096, 3 * 4096) == nullptr); // 5 bytes short
+    CHECK((*dev)->map(0, 0) == nullptr);
 }
