@@ -49,6 +49,7 @@ Result<std::shared_ptr<FileDevice>> FileDevice::open(const std::string& path, Ac
     dev->is_block_device_ = S_ISBLK(st.st_mode);
     TRY(dev->refresh_size());
     TRY(acquire_lock(fd, path, lock));
+    dev->locked_ = lock != LockMode::none;
     return dev;
 }
 
@@ -163,7 +164,7 @@ private:
 std::unique_ptr<Mapping> FileDevice::map(uint64_t offset, uint64_t length)
 {
     static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (length == 0 || !util::range_within(offset, length, size_))
+    if (!locked_ || length == 0 || !util::range_within(offset, length, size_))
         return nullptr;
     uint64_t start = util::align_down(offset, page);
     size_t span = static_cast<size_t>(offset + length - start);

@@ -31,6 +31,9 @@ public:
     void will_need(uint64_t offset, uint64_t length) override;
     // One O_DIRECT pwritev when the offset and every part are 4 KiB aligned.
     Result<void> write_uncached(uint64_t offset, std::span<const std::span<const uint8_t>> parts) override;
+    // Only under a lock (LockMode other than none): a file another process
+    // shrinks under a mapping kills the reader (SIGBUS) where pread would
+    // only fail, and without a lock nothing keeps writers away.
     std::unique_ptr<Mapping> map(uint64_t offset, uint64_t length) override;
     // Does another process hold qemu's write permission on this file?
     bool writer_present() const { return io::writer_present(fd_); }
@@ -50,6 +53,7 @@ private:
     uint64_t ino_ = 0;
     bool is_block_device_ = false;
     bool direct_works_ = true; // until O_DIRECT is refused once
+    bool locked_ = false;      // opened with a qemu lock
 };
 
 } // namespace imgmend::io

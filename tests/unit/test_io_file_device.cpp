@@ -258,7 +258,12 @@ TEST_CASE("FileDevice::map shows the bytes at any offset, and nothing past the e
     for (size_t i = 0; i < content.size(); ++i)
         content[i] = static_cast<uint8_t>(i * 7);
     test::write_file(path, content);
-    auto dev = io::FileDevice::open(path, io::Access::read_only, io::LockMode::none);
+    // Without a lock (-U) nothing keeps a writer from shrinking the file
+    // under a mapping: no mapping then, the caller reads instead.
+    auto unlocked = io::FileDevice::open(path, io::Access::read_only, io::LockMode::none);
+    REQUIRE(unlocked);
+    CHECK((*unlocked)->map(4097, 2 * 4096) == nullptr);
+    auto dev = io::FileDevice::open(path, io::Access::read_only, io::LockMode::shared_read);
     REQUIRE(dev);
     auto m = (*dev)->map(4097, 2 * 4096);
     REQUIRE(m);
