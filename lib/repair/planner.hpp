@@ -16,6 +16,8 @@ class Planner {
 public:
     Planner(qcow2::Image& image, check::CheckState state, RepairMode mode);
     Result<RepairOutcome> run();
+    // Something the check found that stays unrepaired, said before run().
+    void leave_alone(std::string why);
 
 private:
     uint64_t on_disk(uint64_t cluster) const;

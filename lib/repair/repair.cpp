@@ -1,5 +1,7 @@
 #include "repair/planner.hpp"
 
+#include "repair/planned_view.hpp"
+#include "repair/snapshot_fix.hpp"
 #include "qcow2/header_rewrite.hpp"
 #include "qcow2/l2_entry.hpp"
 #include "refcount/refcount_block.hpp"
@@ -14,10 +16,67 @@ namespace imgmend::repair {
 
 using check::FindingKind;
 
+namespace {
+
+// Steps of `from` appended to `to`, in order.
+void append_steps(io::Plan& to, const io::Plan& from)
+{
+    for (const io::Step& s : from.steps()) {
+        switch (s.kind) {
+        case io::Step::Kind::write: to.write(s.offset, s.data, s.what); break;
+        case io::Step::Kind::flush: to.flush(s.what); break;
+        case io::Step::Kind::discard: to.discard(s.offset, s.length, s.what); break;
+        }
+    }
+}
+
+// The snapshot table is rewritten first; the rest of the repair is then
+// planned on the image as it will be after that (checked again through a
+// PlannedView), exactly as qemu checks its refcounts against the snapshot
+// list it has just repaired: snapshots it drops leave leaks that the leak
+// repair frees, and the counts add up as qemu's do.
+Result<RepairOutcome> repair_after_snapshot_fix(qcow2::Image& image, check::CheckReport before, SnapshotFix fix,
+                                                RepairMode mode, const check::CheckOptions& options)
+{
+    auto view = std::make_shared<PlannedView>(image.file(), fix.plan);
+    auto fixed = qcow2::Image::open(view);
+    if (!fixed)
+        return util::fail(util::Errc::corrupt_metadata, "the image with its snapshot table rewritten does not open: {}",
+                          fixed.error().message);
+    Planner planner(**fixed, TRY(check::analyse_qcow2(**fixed, options)), mode);
+    RepairOutcome out = TRY(planner.run());
+    out.before = std::move(before);
+    out.corruptions_fixed += fix.corruptions_fixed;
+    out.notes.insert(out.notes.begin(), fix.notes.begin(), fix.notes.end());
+    // (The view, which reads through fix.plan, is not used past here.)
+    io::Plan plan = std::move(fix.plan);
+    append_steps(plan, out.plan);
+    out.plan = std::move(plan);
+    return out;
+}
+
+} // namespace
+
 Result<RepairOutcome> plan_repair(qcow2::Image& image, RepairMode mode, const check::CheckOptions& options)
 {
-    Planner planner(image, TRY(check::analyse_qcow2(image, options)), mode);
+    check::CheckState state = TRY(check::analyse_qcow2(image, options));
+    std::optional<std::string> snapshot_refusal;
+    if (mode == RepairMode::all) {
+        SnapshotFix fix = TRY(plan_snapshot_table_fix(image, state));
+        if (fix.planned)
+            return repair_after_snapshot_fix(image, std::move(state.report), std::move(fix), mode, options);
+        snapshot_refusal = std::move(fix.refused);
+    }
+    Planner planner(image, std::move(state), mode);
+    if (snapshot_refusal)
+        planner.leave_alone(std::move(*snapshot_refusal));
     return planner.run();
+}
+
+void Planner::leave_alone(std::string why)
+{
+    left_alone_ = true;
+    out_.refused.push_back(std::move(why));
 }
 
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
@@ -89,6 +148,11 @@ Result<RepairOutcome> Planner::run()
     out_.before = state_.report;
     // Report what no mode repairs, once, before planning the rest.
     for (const auto& f : state_.report.findings) {
+        if (f.kind == FindingKind::snapshot_table_damaged && mode_ == RepairMode::leaks) {
+            left_alone_ = true;
+            out_.refused.push_back(fmt::format("left alone: {} (-r all rewrites the snapshot table)", f.message));
+            continue;
+        }
         if (f.severity == check::Severity::warning || f.repair != check::Repair::none)
             continue;
         left_alone_ = true;

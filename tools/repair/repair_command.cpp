@@ -152,6 +152,8 @@ int repair_main(int argc, char** argv)
 
     if (!json)
         print_findings_human(outcome->before);
+    for (const auto& line : outcome->notes)
+        fmt::print(stderr, "{}\n", line);
     for (const auto& line : outcome->refused)
         fmt::print(stderr, "{}\n", line);
 
@@ -161,6 +163,7 @@ int repair_main(int argc, char** argv)
         if (!quiet && json) {
             auto j = report_json({path, "qcow2"}, outcome->before);
             j["dry-run"] = true;
+            j["notes"] = outcome->notes;
             j["planned"] = plan_json(outcome->plan);
             fmt::print("{}\n", j.dump(4));
         }
@@ -202,6 +205,7 @@ int repair_main(int argc, char** argv)
                 before.push_back(finding_json(f));
             j["findings-before"] = std::move(before);
             j["refused"] = outcome->refused;
+            j["notes"] = outcome->notes;
             j["rebuilt-refcounts"] = outcome->rebuild;
             fmt::print("{}\n", j.dump(4));
         }
