@@ -81,15 +81,17 @@ void Planner::leave_alone(std::string why)
 
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
     : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file()),
+      adjust_(state_.counts.size()), new_refcount_(state_.counts.size()), on_disk_(state_.counts.size()),
       beyond_reader_(std::make_unique<refcount::RefcountReader>(image.file(), image.geometry(), state_.reftable))
 {
+    for (const auto& [c, disk] : state_.on_disk_mismatches)
+        on_disk_[c] = disk;
 }
 
 uint64_t Planner::on_disk(uint64_t c) const
 {
-    auto it = state_.on_disk_mismatches.find(c);
-    if (it != state_.on_disk_mismatches.end())
-        return it->second;
+    if (const uint64_t* disk = on_disk_.find(c))
+        return *disk;
     if (c < state_.counts.size())
         return state_.counts.get(c);
     // Never compared by the check (past the end of the file): read it.
@@ -100,16 +102,15 @@ uint64_t Planner::on_disk(uint64_t c) const
 uint64_t Planner::expected(uint64_t c) const
 {
     int64_t v = c < state_.counts.size() ? static_cast<int64_t>(state_.counts.get(c)) : 0;
-    auto it = adjust_.find(c);
-    if (it != adjust_.end())
-        v += it->second;
+    if (const int64_t* delta = adjust_.find(c))
+        v += *delta;
     return v < 0 ? 0 : static_cast<uint64_t>(v);
 }
 
 uint64_t Planner::final_refcount(uint64_t c) const
 {
-    auto it = new_refcount_.find(c);
-    return it != new_refcount_.end() ? it->second : on_disk(c);
+    const uint64_t* planned = new_refcount_.find(c);
+    return planned ? *planned : on_disk(c);
 }
 
 bool Planner::conflict(uint64_t c) const
@@ -200,6 +201,7 @@ Result<void> Planner::fix_l2_entries()
             continue;
         }
         std::vector<uint8_t>& bytes = *TRY(editor.table(table, cs));
+        edited_l2_.insert(table);
         uint64_t raw = util::load_be64(bytes, at);
         if (f.kind == FindingKind::compressed_copied) {
             util::store_be64(bytes, at, raw & ~qcow2::oflag_copied);
@@ -230,7 +232,7 @@ Result<void> Planner::fix_refcounts_in_place()
     std::vector<uint64_t> clusters;
     for (const auto& [c, disk] : state_.on_disk_mismatches)
         clusters.push_back(c);
-    for (const auto& [c, delta] : adjust_)
+    for (const auto& [c, delta] : adjust_.all())
         if (on_disk(c) != expected(c))
             clusters.push_back(c);
     std::sort(clusters.begin(), clusters.end());
@@ -299,6 +301,7 @@ Result<void> Planner::fix_copied_flags()
     const qcow2::Header& h = image_.header();
     const uint64_t cs = g_.cluster_size;
     bool data_file = h.has_data_file();
+    std::vector<uint8_t> scratch(cs);
     for (uint64_t i = 0; i < h.l1_size; ++i) {
         uint64_t l1 = image_.l1_entry(i);
         uint64_t l2 = l1 & qcow2::offset_mask;
@@ -312,9 +315,16 @@ Result<void> Planner::fix_copied_flags()
             util::store_be64(l1_bytes, at, rc == 1 ? l1 | qcow2::oflag_copied : l1 & ~qcow2::oflag_copied);
             ++out_.corruptions_fixed;
         }
-        std::vector<uint8_t>& table = *TRY(l2_editor.table(l2, cs));
+        // Read into a scratch buffer; only a table that changes goes to the
+        // editor (which keeps two copies of every table it is given: on a
+        // 1 TiB image, 256 MiB for tables that mostly stay as they are).
+        std::vector<uint8_t>* table = &scratch;
+        if (edited_l2_.count(l2))
+            table = TRY(l2_editor.table(l2, cs));
+        else
+            TRY(image_.file().read_zero_padded(l2, scratch));
         for (uint64_t j = 0; j < g_.l2_entries; ++j) {
-            uint64_t raw = util::load_be64(table, j * g_.l2_entry_bytes);
+            uint64_t raw = util::load_be64(*table, j * g_.l2_entry_bytes);
             uint64_t data = raw & qcow2::offset_mask;
             if ((raw & qcow2::oflag_compressed) || (data == 0 && !(data_file && (raw & qcow2::oflag_copied))))
                 continue;
@@ -323,7 +333,11 @@ Result<void> Planner::fix_copied_flags()
                 continue;
             if ((want_rc == 1) == ((raw & qcow2::oflag_copied) != 0))
                 continue;
-            util::store_be64(table, j * g_.l2_entry_bytes,
+            if (table == &scratch) { // the editor reads the same bytes
+                table = TRY(l2_editor.table(l2, cs));
+                edited_l2_.insert(l2);
+            }
+            util::store_be64(*table, j * g_.l2_entry_bytes,
                              want_rc == 1 ? raw | qcow2::oflag_copied : raw & ~qcow2::oflag_copied);
             ++out_.corruptions_fixed;
         }
@@ -336,18 +350,23 @@ Result<void> Planner::fix_copied_flags()
 
 void Planner::discard_freed()
 {
-    std::sort(freed_.begin(), freed_.end());
-    const uint64_t cs = g_.cluster_size;
-    uint64_t file = image_.file().size();
     // Only once their zero refcounts are on disk (the flush above).
-    for (size_t i = 0; i < freed_.size();) {
+    plan_discards(out_.plan, std::move(freed_), g_.cluster_size, image_.file().size(), "free clusters");
+}
+
+void plan_discards(io::Plan& plan, std::vector<uint64_t> clusters, uint64_t cluster_size, uint64_t file_size,
+                   std::string_view what)
+{
+    std::sort(clusters.begin(), clusters.end());
+    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
+    for (size_t i = 0; i < clusters.size();) {
         size_t j = i + 1;
-        while (j < freed_.size() && freed_[j] == freed_[j - 1] + 1)
+        while (j < clusters.size() && clusters[j] == clusters[j - 1] + 1)
             ++j;
-        uint64_t start = freed_[i] * cs;
-        uint64_t end = std::min(file, freed_[j - 1] * cs + cs);
-        if (start < end)
-            out_.plan.discard(start, end - start, fmt::format("free clusters {}..{}", freed_[i], freed_[j - 1]));
+        uint64_t start = clusters[i] * cluster_size;
+        uint64_t end = std::min(file_size, clusters[j - 1] * cluster_size + cluster_size);
+        if (start < end && end - start >= min_discard_bytes)
+            plan.discard(start, end - start, fmt::format("{} {}..{}", what, clusters[i], clusters[j - 1]));
         i = j;
     }
 }

@@ -10,6 +10,8 @@
 // table's clusters are never reused before the switch.
 #include "repair/snapshot_fix.hpp"
 
+#include "repair/planner.hpp"
+
 #include "io/table_editor.hpp"
 #include "qcow2/limits.hpp"
 #include "refcount/refcount_block.hpp"
@@ -193,15 +195,7 @@ Result<SnapshotFix> SnapshotFixPlanner::run()
     }
     refblocks.emit(plan, "refcount block (old snapshot table)");
     plan.flush("old snapshot table freed");
-    for (size_t i = 0; i < freed.size();) {
-        size_t j = i + 1;
-        while (j < freed.size() && freed[j] == freed[j - 1] + 1)
-            ++j;
-        uint64_t start = freed[i] * cs_;
-        uint64_t end = std::min(image_.file().size(), (freed[j - 1] + 1) * cs_);
-        plan.discard(start, end - start, "old snapshot table");
-        i = j;
-    }
+    plan_discards(plan, std::move(freed), cs_, image_.file().size(), "old snapshot table");
     return fix;
 }
 
