@@ -225,13 +225,30 @@ Result<void> Planner::rebuild_refcounts()
     out_.plan.write(48, std::move(header), "header refcount_table_offset and refcount_table_clusters");
     out_.plan.flush("after switching to the new refcount table");
 
-    // Counted as qemu counts a rebuild: every refcount mismatch the check
-    // found is fixed by it (kept orphans aside).
+    // Counted as qemu counts a rebuild (observed with qemu-img 7.2): the
+    // corruptions of the reference count (everything but OFLAG_COPIED) that
+    // a count over the new structure no longer finds. Those are the refcount
+    // mismatches and whatever was wrong with the old structure itself: its
+    // refcount block entries, and the table reaching past the end of the
+    // file. A damaged pointer elsewhere is found again, so not fixed. Every
+    // leak is fixed (kept orphans aside).
     for (const auto& f : state_.report.findings) {
-        if (f.kind == check::FindingKind::refcount_too_low)
-            ++out_.corruptions_fixed;
-        else if (f.kind == check::FindingKind::refcount_too_high && !(f.cluster && kept.count(*f.cluster)))
-            ++out_.leaks_fixed;
+        switch (f.kind) {
+        case check::FindingKind::refcount_too_low:
+        case check::FindingKind::refblock_reserved_bits:
+        case check::FindingKind::refblock_unaligned:
+        case check::FindingKind::refblock_outside_image:
+        case check::FindingKind::refblock_refcount: ++out_.corruptions_fixed; break;
+        case check::FindingKind::beyond_end_of_file:
+            if (f.host_offset == h.refcount_table_offset && !f.l1_index && !f.snapshot && !f.bitmap)
+                ++out_.corruptions_fixed;
+            break;
+        case check::FindingKind::refcount_too_high:
+            if (!(f.cluster && kept.count(*f.cluster)))
+                ++out_.leaks_fixed;
+            break;
+        default: break;
+        }
     }
     // Old refcount blocks and table are free after the switch.
     for (uint64_t c = 0; c < old_structure.size(); ++c)

@@ -142,16 +142,6 @@ repair_fixes() {
     soft_eq "$(fixed qemu-repair.json)" "$(fixed ours-repair.json)" "$name -r $mode: -fixed counts against qemu-img's"
 }
 
-# repair_fixes_own_counts NAME MODE DAMAGED TWIN: as repair_fixes, where our
-# -fixed counts deliberately differ from qemu-img's (the scenario says why).
-repair_fixes_own_counts() {
-    local name=$1 mode=$2 damaged=$3 twin=$4
-    repair_both "$name" "$mode" "$damaged"
-    expect_rrc 0 "$name -r $mode"
-    expect_qemu_clean "$name.ours.qcow2" "$name -r $mode (ours)"
-    expect_same_guest "$twin" "$name.ours.qcow2" "$name -r $mode (ours)"
-}
-
 # repair_leaves NAME MODE DAMAGED: our repair changes nothing where it can
 # (or will) fix nothing: exit 2, the file byte for byte as it was. (What
 # qemu-img did is in $QRC and NAME.qemu.qcow2 for the scenario to judge.)
