@@ -51,8 +51,6 @@ Result<void> validate(const Header& h)
     if (uint64_t{h.refcount_table_clusters} * h.cluster_size() > max_refcount_table_bytes)
         return fail(Errc::out_of_range, "Reference count table too large: {} clusters (offset 56)",
                     h.refcount_table_clusters);
-    if (h.nb_snapshots > max_snapshots)
-        return fail(Errc::out_of_range, "Too many snapshots: {} (offset 60)", h.nb_snapshots);
     if (h.nb_snapshots > 0 && h.snapshots_offset % h.cluster_size() != 0)
         return fail(Errc::corrupt_metadata, "Snapshot table offset {:#x} is not cluster aligned (offset 64)",
                     h.snapshots_offset);

@@ -17,6 +17,10 @@ constexpr uint64_t fixed_entry_bytes = 40;
 
 io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header& header)
 {
+    // Refused here rather than when the header is opened: qemu-img check
+    // opens such an image, and check -r all drops the snapshots past the cap.
+    if (header.nb_snapshots > max_snapshots)
+        return fail(Errc::out_of_range, "Too many snapshots: {} (at most {})", header.nb_snapshots, max_snapshots);
     SnapshotTable table;
     uint64_t pos = header.snapshots_offset;
     // Bounded by what the file can hold, not by the header's claim.

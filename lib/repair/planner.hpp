@@ -8,14 +8,57 @@
 #include "refcount/refcount_reader.hpp"
 
 #include <memory>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace imgmend::repair {
+
+// A sparse per-cluster map with a presence bit per cluster of the file: the
+// passes over every cluster of a large image ask about almost every one, and
+// a miss then costs a bit test rather than a hash lookup.
+template <typename V>
+class ClusterMap {
+public:
+    explicit ClusterMap(uint64_t clusters = 0) : present_(clusters) {}
+    const V* find(uint64_t c) const
+    {
+        if (c < present_.size() && !present_[c])
+            return nullptr;
+        auto it = map_.find(c);
+        return it == map_.end() ? nullptr : &it->second;
+    }
+    V& operator[](uint64_t c)
+    {
+        if (c < present_.size())
+            present_[c] = true;
+        return map_[c];
+    }
+    const std::unordered_map<uint64_t, V>& all() const { return map_; }
+
+private:
+    std::vector<bool> present_;
+    std::unordered_map<uint64_t, V> map_;
+};
+
+// Freed runs smaller than this stay in the file (qemu reuses free clusters
+// first, so the space is not lost): each hole punch costs a file system
+// transaction (~0.1 ms on ext4: a leak repair of 130,000 scattered 4 KiB
+// clusters spent 5 of its 6 seconds punching) and splits the file's
+// extents, making later reads of the neighbouring data slower.
+inline constexpr uint64_t min_discard_bytes = 64 * 1024;
+
+// Discard steps for the freed `clusters`, contiguous runs merged, each
+// clipped to the file.
+void plan_discards(io::Plan& plan, std::vector<uint64_t> clusters, uint64_t cluster_size, uint64_t file_size,
+                   std::string_view what);
 
 class Planner {
 public:
     Planner(qcow2::Image& image, check::CheckState state, RepairMode mode);
     Result<RepairOutcome> run();
+    // Something the check found that stays unrepaired, said before run().
+    void leave_alone(std::string why);
 
 private:
     uint64_t on_disk(uint64_t cluster) const;
@@ -38,8 +81,10 @@ private:
     RepairMode mode_;
     RepairOutcome out_;
     io::TableEditor l2_editor_; // L2 tables edited by more than one pass
-    std::unordered_map<uint64_t, int64_t> adjust_;      // change to the counted references
-    std::unordered_map<uint64_t, uint64_t> new_refcount_; // planned on-disk refcounts
+    std::unordered_set<uint64_t> edited_l2_; // offsets of the tables in l2_editor_
+    ClusterMap<int64_t> adjust_;          // change to the counted references
+    ClusterMap<uint64_t> new_refcount_;   // planned on-disk refcounts
+    ClusterMap<uint64_t> on_disk_;        // state_.on_disk_mismatches, for fast misses
     std::vector<uint64_t> freed_;                        // clusters whose refcount drops to 0
     bool left_alone_ = false; // something stays unrepaired
     // On-disk refcounts of clusters the check never compared (past the end of the file).

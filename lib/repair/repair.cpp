@@ -1,5 +1,7 @@
 #include "repair/planner.hpp"
 
+#include "repair/planned_view.hpp"
+#include "repair/snapshot_fix.hpp"
 #include "qcow2/header_rewrite.hpp"
 #include "qcow2/l2_entry.hpp"
 #include "refcount/refcount_block.hpp"
@@ -14,23 +16,82 @@ namespace imgmend::repair {
 
 using check::FindingKind;
 
+namespace {
+
+// Steps of `from` appended to `to`, in order.
+void append_steps(io::Plan& to, const io::Plan& from)
+{
+    for (const io::Step& s : from.steps()) {
+        switch (s.kind) {
+        case io::Step::Kind::write: to.write(s.offset, s.data, s.what); break;
+        case io::Step::Kind::flush: to.flush(s.what); break;
+        case io::Step::Kind::discard: to.discard(s.offset, s.length, s.what); break;
+        }
+    }
+}
+
+// The snapshot table is rewritten first; the rest of the repair is then
+// planned on the image as it will be after that (checked again through a
+// PlannedView), exactly as qemu checks its refcounts against the snapshot
+// list it has just repaired: snapshots it drops leave leaks that the leak
+// repair frees, and the counts add up as qemu's do.
+Result<RepairOutcome> repair_after_snapshot_fix(qcow2::Image& image, check::CheckReport before, SnapshotFix fix,
+                                                RepairMode mode, const check::CheckOptions& options)
+{
+    auto view = std::make_shared<PlannedView>(image.file(), fix.plan);
+    auto fixed = qcow2::Image::open(view);
+    if (!fixed)
+        return util::fail(util::Errc::corrupt_metadata, "the image with its snapshot table rewritten does not open: {}",
+                          fixed.error().message);
+    Planner planner(**fixed, TRY(check::analyse_qcow2(**fixed, options)), mode);
+    RepairOutcome out = TRY(planner.run());
+    out.before = std::move(before);
+    out.corruptions_fixed += fix.corruptions_fixed;
+    out.notes.insert(out.notes.begin(), fix.notes.begin(), fix.notes.end());
+    // (The view, which reads through fix.plan, is not used past here.)
+    io::Plan plan = std::move(fix.plan);
+    append_steps(plan, out.plan);
+    out.plan = std::move(plan);
+    return out;
+}
+
+} // namespace
+
 Result<RepairOutcome> plan_repair(qcow2::Image& image, RepairMode mode, const check::CheckOptions& options)
 {
-    Planner planner(image, TRY(check::analyse_qcow2(image, options)), mode);
+    check::CheckState state = TRY(check::analyse_qcow2(image, options));
+    std::optional<std::string> snapshot_refusal;
+    if (mode == RepairMode::all) {
+        SnapshotFix fix = TRY(plan_snapshot_table_fix(image, state));
+        if (fix.planned)
+            return repair_after_snapshot_fix(image, std::move(state.report), std::move(fix), mode, options);
+        snapshot_refusal = std::move(fix.refused);
+    }
+    Planner planner(image, std::move(state), mode);
+    if (snapshot_refusal)
+        planner.leave_alone(std::move(*snapshot_refusal));
     return planner.run();
+}
+
+void Planner::leave_alone(std::string why)
+{
+    left_alone_ = true;
+    out_.refused.push_back(std::move(why));
 }
 
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
     : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file()),
+      adjust_(state_.counts.size()), new_refcount_(state_.counts.size()), on_disk_(state_.counts.size()),
       beyond_reader_(std::make_unique<refcount::RefcountReader>(image.file(), image.geometry(), state_.reftable))
 {
+    for (const auto& [c, disk] : state_.on_disk_mismatches)
+        on_disk_[c] = disk;
 }
 
 uint64_t Planner::on_disk(uint64_t c) const
 {
-    auto it = state_.on_disk_mismatches.find(c);
-    if (it != state_.on_disk_mismatches.end())
-        return it->second;
+    if (const uint64_t* disk = on_disk_.find(c))
+        return *disk;
     if (c < state_.counts.size())
         return state_.counts.get(c);
     // Never compared by the check (past the end of the file): read it.
@@ -41,16 +102,15 @@ uint64_t Planner::on_disk(uint64_t c) const
 uint64_t Planner::expected(uint64_t c) const
 {
     int64_t v = c < state_.counts.size() ? static_cast<int64_t>(state_.counts.get(c)) : 0;
-    auto it = adjust_.find(c);
-    if (it != adjust_.end())
-        v += it->second;
+    if (const int64_t* delta = adjust_.find(c))
+        v += *delta;
     return v < 0 ? 0 : static_cast<uint64_t>(v);
 }
 
 uint64_t Planner::final_refcount(uint64_t c) const
 {
-    auto it = new_refcount_.find(c);
-    return it != new_refcount_.end() ? it->second : on_disk(c);
+    const uint64_t* planned = new_refcount_.find(c);
+    return planned ? *planned : on_disk(c);
 }
 
 bool Planner::conflict(uint64_t c) const
@@ -89,6 +149,11 @@ Result<RepairOutcome> Planner::run()
     out_.before = state_.report;
     // Report what no mode repairs, once, before planning the rest.
     for (const auto& f : state_.report.findings) {
+        if (f.kind == FindingKind::snapshot_table_damaged && mode_ == RepairMode::leaks) {
+            left_alone_ = true;
+            out_.refused.push_back(fmt::format("left alone: {} (-r all rewrites the snapshot table)", f.message));
+            continue;
+        }
         if (f.severity == check::Severity::warning || f.repair != check::Repair::none)
             continue;
         left_alone_ = true;
@@ -136,6 +201,7 @@ Result<void> Planner::fix_l2_entries()
             continue;
         }
         std::vector<uint8_t>& bytes = *TRY(editor.table(table, cs));
+        edited_l2_.insert(table);
         uint64_t raw = util::load_be64(bytes, at);
         if (f.kind == FindingKind::compressed_copied) {
             util::store_be64(bytes, at, raw & ~qcow2::oflag_copied);
@@ -166,7 +232,7 @@ Result<void> Planner::fix_refcounts_in_place()
     std::vector<uint64_t> clusters;
     for (const auto& [c, disk] : state_.on_disk_mismatches)
         clusters.push_back(c);
-    for (const auto& [c, delta] : adjust_)
+    for (const auto& [c, delta] : adjust_.all())
         if (on_disk(c) != expected(c))
             clusters.push_back(c);
     std::sort(clusters.begin(), clusters.end());
@@ -235,6 +301,7 @@ Result<void> Planner::fix_copied_flags()
     const qcow2::Header& h = image_.header();
     const uint64_t cs = g_.cluster_size;
     bool data_file = h.has_data_file();
+    std::vector<uint8_t> scratch(cs);
     for (uint64_t i = 0; i < h.l1_size; ++i) {
         uint64_t l1 = image_.l1_entry(i);
         uint64_t l2 = l1 & qcow2::offset_mask;
@@ -248,9 +315,16 @@ Result<void> Planner::fix_copied_flags()
             util::store_be64(l1_bytes, at, rc == 1 ? l1 | qcow2::oflag_copied : l1 & ~qcow2::oflag_copied);
             ++out_.corruptions_fixed;
         }
-        std::vector<uint8_t>& table = *TRY(l2_editor.table(l2, cs));
+        // Read into a scratch buffer; only a table that changes goes to the
+        // editor (which keeps two copies of every table it is given: on a
+        // 1 TiB image, 256 MiB for tables that mostly stay as they are).
+        std::vector<uint8_t>* table = &scratch;
+        if (edited_l2_.count(l2))
+            table = TRY(l2_editor.table(l2, cs));
+        else
+            TRY(image_.file().read_zero_padded(l2, scratch));
         for (uint64_t j = 0; j < g_.l2_entries; ++j) {
-            uint64_t raw = util::load_be64(table, j * g_.l2_entry_bytes);
+            uint64_t raw = util::load_be64(*table, j * g_.l2_entry_bytes);
             uint64_t data = raw & qcow2::offset_mask;
             if ((raw & qcow2::oflag_compressed) || (data == 0 && !(data_file && (raw & qcow2::oflag_copied))))
                 continue;
@@ -259,7 +333,11 @@ Result<void> Planner::fix_copied_flags()
                 continue;
             if ((want_rc == 1) == ((raw & qcow2::oflag_copied) != 0))
                 continue;
-            util::store_be64(table, j * g_.l2_entry_bytes,
+            if (table == &scratch) { // the editor reads the same bytes
+                table = TRY(l2_editor.table(l2, cs));
+                edited_l2_.insert(l2);
+            }
+            util::store_be64(*table, j * g_.l2_entry_bytes,
                              want_rc == 1 ? raw | qcow2::oflag_copied : raw & ~qcow2::oflag_copied);
             ++out_.corruptions_fixed;
         }
@@ -272,18 +350,23 @@ Result<void> Planner::fix_copied_flags()
 
 void Planner::discard_freed()
 {
-    std::sort(freed_.begin(), freed_.end());
-    const uint64_t cs = g_.cluster_size;
-    uint64_t file = image_.file().size();
     // Only once their zero refcounts are on disk (the flush above).
-    for (size_t i = 0; i < freed_.size();) {
+    plan_discards(out_.plan, std::move(freed_), g_.cluster_size, image_.file().size(), "free clusters");
+}
+
+void plan_discards(io::Plan& plan, std::vector<uint64_t> clusters, uint64_t cluster_size, uint64_t file_size,
+                   std::string_view what)
+{
+    std::sort(clusters.begin(), clusters.end());
+    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
+    for (size_t i = 0; i < clusters.size();) {
         size_t j = i + 1;
-        while (j < freed_.size() && freed_[j] == freed_[j - 1] + 1)
+        while (j < clusters.size() && clusters[j] == clusters[j - 1] + 1)
             ++j;
-        uint64_t start = freed_[i] * cs;
-        uint64_t end = std::min(file, freed_[j - 1] * cs + cs);
-        if (start < end)
-            out_.plan.discard(start, end - start, fmt::format("free clusters {}..{}", freed_[i], freed_[j - 1]));
+        uint64_t start = clusters[i] * cluster_size;
+        uint64_t end = std::min(file_size, clusters[j - 1] * cluster_size + cluster_size);
+        if (start < end && end - start >= min_discard_bytes)
+            plan.discard(start, end - start, fmt::format("{} {}..{}", what, clusters[i], clusters[j - 1]));
         i = j;
     }
 }

@@ -18,6 +18,8 @@ struct RepairOutcome {
     uint64_t corruptions_fixed = 0;
     // What was found but deliberately left alone, one line each, with why.
     std::vector<std::string> refused;
+    // What a structural rewrite (the snapshot table) does, one line each.
+    std::vector<std::string> notes;
     bool rebuild = false;
     io::Plan plan;
 };

@@ -87,6 +87,8 @@ qemu-io -t unsafe -c 'write -P 0x21 0 768k' -c 'write -P 0x43 3M 64k' small.qcow
 cp small.qcow2 small0.qcow2
 poke small0.qcow2 refcount "$(( $(poke small.qcow2 get host 0x300000) / 512 ))" 0
 expect_crash_safe all small0.qcow2 small.qcow2
-[ "$CRASH_WRITES" -ge 10 ] || fail "the 512-byte-cluster rebuild does only $CRASH_WRITES writes"
+# (New blocks, the table, the header; the freed old blocks are runs too
+# small to punch out of the file.)
+[ "$CRASH_WRITES" -ge 8 ] || fail "the 512-byte-cluster rebuild does only $CRASH_WRITES writes"
 pass
 finish

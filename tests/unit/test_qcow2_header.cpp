@@ -243,12 +243,6 @@ TEST_CASE("parse_header refuses malformed headers with a specific error")
              h.backing_file_size = 8;
          },
          Errc::corrupt_metadata},
-        {"65537 snapshots",
-         [](Header& h) {
-             h.nb_snapshots = 65537;
-             h.snapshots_offset = 0x50000;
-         },
-         Errc::out_of_range},
         {"size beyond 2^62", [](Header& h) { h.size = (1ull << 62) + 1; }, Errc::out_of_range},
         {"size 2^64 - 1", [](Header& h) { h.size = ~uint64_t{0}; }, Errc::out_of_range},
     };
@@ -310,6 +304,9 @@ TEST_CASE("parse_header accepts values at every limit")
         {"empty disk and L1", [](Header& h) { h.size = 0; h.l1_size = 0; }},
         {"refcount table of 8 MiB", [](Header& h) { h.refcount_table_clusters = (8u << 20) / 65536; }},
         {"65536 snapshots", [](Header& h) { h.nb_snapshots = 65536; h.snapshots_offset = 0x50000; }},
+        // Too many for qemu, but refused only when the table is read: qemu-img
+        // check opens the image and check -r all drops the excess.
+        {"65537 snapshots", [](Header& h) { h.nb_snapshots = 65537; h.snapshots_offset = 0x50000; }},
         {"backing name of 1023 bytes", [](Header& h) { h.backing_file_offset = 0x200; h.backing_file_size = 1023; }},
         {"backing name ending at the cluster end",
          [](Header& h) { h.backing_file_offset = 65536 - 10; h.backing_file_size = 10; }},

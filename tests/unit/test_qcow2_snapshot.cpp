@@ -324,3 +324,15 @@ TEST_CASE("read_snapshot_table refuses a table above qemu's 64 MiB")
     REQUIRE_FALSE(t);
     CHECK(t.error().code == Errc::out_of_range);
 }
+
+TEST_CASE("read_snapshot_table refuses more than qemu's 65536 snapshots before reading any")
+{
+    SnapshotTableDevice dev;
+    qcow2::Header h;
+    h.nb_snapshots = 65537;
+    h.snapshots_offset = 0;
+    auto t = qcow2::read_snapshot_table(dev, h);
+    REQUIRE_FALSE(t);
+    CHECK(t.error().code == Errc::out_of_range);
+    CHECK(t.error().message.find("Too many snapshots: 65537") != std::string::npos);
+}

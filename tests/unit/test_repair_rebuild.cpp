@@ -240,6 +240,22 @@ TEST_CASE("the rebuild counts what it fixed as qemu-img does")
     CHECK(p.outcome->corruptions_fixed == 1);
 }
 
+TEST_CASE("the rebuild counts the old structure's own corruptions as fixed, as qemu-img does")
+{
+    // A data entry pointing at the refcount block: "refcount block 0
+    // refcount=2" and "cluster N refcount=1 reference=2"; qemu-img's rebuild
+    // fixes both (corruptions-fixed 2), since a count over the new
+    // structure finds neither.
+    Image img(2, 0);
+    img.b.set_l2_entry(5, img.b.refblock_offset() | qcow2::oflag_copied);
+    auto bytes = img.b.bytes();
+    REQUIRE(check_bytes(bytes).corruptions == 2);
+    auto p = plan_bytes(bytes, RepairMode::all);
+    REQUIRE(p.outcome);
+    CHECK(p.outcome->rebuild);
+    CHECK(p.outcome->corruptions_fixed == 2);
+}
+
 TEST_CASE("a crash after any write of a rebuild adds no corruption and loses no data")
 {
     for (uint64_t free_clusters : {0, 2}) {

@@ -9,6 +9,7 @@
 #include "io/file_device.hpp"
 #include "repair/repair.hpp"
 
+#include <cstdio>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -77,6 +78,11 @@ int undo(const std::string& undo_path, const std::string& image_path)
 
 int repair_main(int argc, char** argv)
 {
+    // One finding per line goes to stderr, which is unbuffered: a repair of
+    // 100,000 leaks would make 200,000 write calls. Buffered, it is flushed
+    // before each thing printed on stdout (and at exit), so the order holds.
+    static char stderr_buffer[1 << 16];
+    std::setvbuf(stderr, stderr_buffer, _IOFBF, sizeof stderr_buffer);
     OptionParser parser(tool, "-r leaks|all [-f FMT] [--output=human|json] [--dry-run] [--undo-file=FILE] [-p|--progress=json] IMAGE\n"
                               "       imgmend-repair --undo FILE IMAGE",
                         "Repair a qcow2 image as qemu-img check -r does, never losing data, crash safe at every write.");
@@ -152,8 +158,11 @@ int repair_main(int argc, char** argv)
 
     if (!json)
         print_findings_human(outcome->before);
+    for (const auto& line : outcome->notes)
+        fmt::print(stderr, "{}\n", line);
     for (const auto& line : outcome->refused)
         fmt::print(stderr, "{}\n", line);
+    std::fflush(stderr); // before anything goes to stdout
 
     if (dry_run) {
         if (!quiet && !json)
@@ -161,6 +170,7 @@ int repair_main(int argc, char** argv)
         if (!quiet && json) {
             auto j = report_json({path, "qcow2"}, outcome->before);
             j["dry-run"] = true;
+            j["notes"] = outcome->notes;
             j["planned"] = plan_json(outcome->plan);
             fmt::print("{}\n", j.dump(4));
         }
@@ -202,6 +212,7 @@ int repair_main(int argc, char** argv)
                 before.push_back(finding_json(f));
             j["findings-before"] = std::move(before);
             j["refused"] = outcome->refused;
+            j["notes"] = outcome->notes;
             j["rebuilt-refcounts"] = outcome->rebuild;
             fmt::print("{}\n", j.dump(4));
         }
@@ -213,6 +224,7 @@ int repair_main(int argc, char** argv)
             fmt::print("Double checking the fixed image now...\n");
         }
         print_findings_human(*after);
+        std::fflush(stderr);
         if (!quiet)
             print_summary_human(*after);
     }
