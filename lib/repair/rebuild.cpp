@@ -12,6 +12,7 @@
 // switch to them, and that is flushed. A crash before the switch leaves the
 // old (damaged, but no worse) structure; after it, the new one.
 #include "repair/planner.hpp"
+#include "repair/unfollowed_references.hpp"
 
 #include "refcount/refcount_block.hpp"
 #include "refcount/refcount_reader.hpp"
@@ -98,6 +99,20 @@ Result<void> Planner::rebuild_refcounts()
     };
     bool can_grow = dev.can_resize();
     uint64_t end_cursor = limit; // clusters appended past the end of the file
+    // Past the end, never where an unfollowed reference points (the guest
+    // would read the new structure there), nor far past the end to get
+    // round such references.
+    const UnfollowedReferences unfollowed(state_.references_beyond_end);
+    const uint64_t max_skip = std::max<uint64_t>(16, (64ull << 20) / cs);
+    auto clear_from = [&](uint64_t n) -> Result<uint64_t> {
+        auto at = unfollowed.next_clear(end_cursor, n, max_skip);
+        if (!at)
+            return util::fail(util::Errc::no_space,
+                              "the rebuilt refcount structure would have to go past the end of '{}', where references "
+                              "the check could not follow point; it is not grown that far for them",
+                              dev.name());
+        return *at;
+    };
     uint64_t free_cursor = 0;
     auto grow_to = [&](uint64_t c) {
         if (c >= taken.size())
@@ -114,6 +129,7 @@ Result<void> Planner::rebuild_refcounts()
             return util::fail(util::Errc::no_space,
                               "no free cluster left inside '{}' for the rebuilt refcount structure, and it cannot grow",
                               dev.name());
+        end_cursor = TRY(clear_from(1));
         grow_to(end_cursor);
         taken[end_cursor] = true;
         return end_cursor++;
@@ -131,8 +147,8 @@ Result<void> Planner::rebuild_refcounts()
         if (!can_grow)
             return util::fail(util::Errc::no_space,
                               "no room for a {}-cluster refcount table inside '{}', and it cannot grow", n, dev.name());
-        uint64_t start = end_cursor;
-        end_cursor += n;
+        uint64_t start = TRY(clear_from(n));
+        end_cursor = start + n;
         grow_to(end_cursor - 1);
         for (uint64_t k = start; k < end_cursor; ++k)
             taken[k] = true;

@@ -200,6 +200,14 @@ Result<void> Planner::fix_l2_entries()
             out_.refused.push_back(fmt::format("left alone: {} (not in an active, aligned L2 table)", f.message));
             continue;
         }
+        if (conflict(table / cs)) {
+            left_alone_ = true;
+            out_.refused.push_back(fmt::format(
+                "left alone: {} (its L2 table's cluster is also used as guest data: rewriting it would change what "
+                "the guest reads)",
+                f.message));
+            continue;
+        }
         std::vector<uint8_t>& bytes = *TRY(editor.table(table, cs));
         edited_l2_.insert(table);
         uint64_t raw = util::load_be64(bytes, at);
@@ -308,13 +316,18 @@ Result<void> Planner::fix_copied_flags()
         if (l2 == 0 || l2 % cs != 0)
             continue;
         uint64_t rc = final_refcount(l2 / cs);
-        if (!conflict(l2 / cs) && (rc == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
+        uint64_t l1_entry_at = h.l1_table_offset + i * 8;
+        if (!conflict(l2 / cs) && !conflict(l1_entry_at / cs) && (rc == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
             uint64_t table_start = util::align_down(h.l1_table_offset + i * 8, cs);
             std::vector<uint8_t>& l1_bytes = *TRY(l1_editor.table(table_start, cs));
             uint64_t at = h.l1_table_offset + i * 8 - table_start;
             util::store_be64(l1_bytes, at, rc == 1 ? l1 | qcow2::oflag_copied : l1 & ~qcow2::oflag_copied);
             ++out_.corruptions_fixed;
         }
+        // A table that is also used otherwise (as guest data, say) is not
+        // rewritten: that would change what its other user reads.
+        if (conflict(l2 / cs))
+            continue;
         // Read into a scratch buffer; only a table that changes goes to the
         // editor (which keeps two copies of every table it is given: on a
         // 1 TiB image, 256 MiB for tables that mostly stay as they are).

@@ -17,6 +17,7 @@
 #include "refcount/refcount_block.hpp"
 #include "refcount/refcount_reader.hpp"
 #include "repair/snapshot_table.hpp"
+#include "repair/unfollowed_references.hpp"
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
 
@@ -88,13 +89,17 @@ std::optional<uint64_t> SnapshotFixPlanner::place(uint64_t clusters, uint64_t ol
     uint64_t limit = dev.can_resize() ? std::max(file_clusters, state_.counts.size()) + clusters : file_clusters;
     std::vector<uint64_t> unreadable = state_.unreadable;
     std::sort(unreadable.begin(), unreadable.end());
+    // Never where a reference the check could not follow points: the guest
+    // would read the table there.
+    const UnfollowedReferences unfollowed(state_.references_beyond_end);
     uint64_t run = 0;
     for (uint64_t c = 1; c < limit; ++c) {
         // Past the end of the file a refcount means nothing (qemu ignores
         // it; an interrupted repair may have left one): only coverage counts.
         bool is_free = !(c >= old_first && c <= old_last) && counted(c) == 0 &&
                        (c >= file_clusters || on_disk(c) == 0) &&
-                       !std::binary_search(unreadable.begin(), unreadable.end(), c) && block_of(c);
+                       !std::binary_search(unreadable.begin(), unreadable.end(), c) && !unfollowed.covers(c) &&
+                       block_of(c);
         run = is_free ? run + 1 : 0;
         if (run == clusters)
             return c + 1 - clusters;
