@@ -47,6 +47,7 @@ private:
     // On-disk refcounts that differ from the counted ones (found by
     // compare_refcounts); everywhere else the two agree.
     std::unordered_map<uint64_t, uint64_t> mismatches_;
+    ClusterBits disagrees_{0}; // in mismatches_ or unreadable_ (sized by compare_refcounts)
     std::vector<uint64_t> unreadable_;
     std::vector<uint64_t> conflicts_;
     std::vector<std::pair<uint64_t, uint64_t>> references_beyond_end_;

@@ -43,8 +43,8 @@ bool block_agrees(const uint8_t* block, const uint8_t* counted, uint64_t n)
 
 Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
 {
-    if (cluster < counts_.size() && mismatches_.empty() && unreadable_.empty())
-        return counts_.get(cluster); // the common case: everything agreed
+    if (cluster < counts_.size() && !(cluster < disagrees_.size() && disagrees_.test(cluster)))
+        return counts_.get(cluster); // the common case: it agreed
     if (std::binary_search(unreadable_.begin(), unreadable_.end(), cluster))
         return util::fail(util::Errc::corrupt_metadata, "refcount of cluster {} is unreadable", cluster);
     if (cluster < counts_.size()) {
@@ -70,6 +70,7 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
 void Checker::record_mismatch(uint64_t i, uint64_t on_disk, uint64_t counted)
 {
     mismatches_[i] = on_disk;
+    disagrees_.set(i);
     if (on_disk == 0)
         rebuild_needed_ = true; // its refcount block may not even exist
     bool leak = on_disk > counted;
@@ -88,6 +89,7 @@ Result<void> Checker::compare_refcounts()
     const uint64_t cs = geometry_.cluster_size;
     const uint64_t per_block = geometry_.refblock_entries;
     const uint64_t clusters = counts_.size();
+    disagrees_ = ClusterBits(clusters);
     uint64_t highest = 0;
     const std::vector<uint8_t> no_block(cs); // an absent block: all refcounts zero
     // The blocks, read ahead on another thread while this one compares.
@@ -115,6 +117,7 @@ Result<void> Checker::compare_refcounts()
                 f.host_offset = i * cs;
                 report_.add(std::move(f));
                 unreadable_.push_back(i);
+                disagrees_.set(i);
             }
         } else {
             // The hot loop of the whole check: one instance per refcount
@@ -244,24 +247,44 @@ void Checker::attribute_owners()
     constexpr size_t max_attributed = 100000;
     // Every user of each such cluster (up to a few), in walk order.
     constexpr size_t max_users = 4;
-    // Ordered, so a reference spanning many clusters (a hostile table size)
-    // costs a lookup and its hits, not one step per cluster.
-    std::map<uint64_t, std::vector<Role>> owners;
+    std::unordered_map<uint64_t, std::vector<Role>> owners;
     for (const Finding& f : report_.findings)
         if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
             owners.size() < max_attributed)
             owners.emplace(*f.cluster, std::vector<Role>{});
     if (owners.empty())
         return;
+    // The walk offers every reference of the image (16 M on a 1 TiB disk):
+    // a bit per cluster answers most of them, and a reference spanning many
+    // clusters (a hostile table size) costs a search in the sorted list,
+    // not a step per cluster.
+    ClusterBits wanted(counts_.size());
+    std::vector<uint64_t> sorted;
+    for (const auto& [k, users] : owners) {
+        if (k < wanted.size())
+            wanted.set(k);
+        sorted.push_back(k);
+    }
+    std::sort(sorted.begin(), sorted.end());
     CheckReport scratch;
     const uint64_t cs = geometry_.cluster_size;
+    auto add = [&](uint64_t k, const Role& role) {
+        std::vector<Role>& users = owners[k];
+        if (users.size() < max_users)
+            users.push_back(role);
+    };
     auto record = [&](uint64_t offset, uint64_t size, const Role& role) {
         if (size == 0 || !util::checked_add(offset, size))
             return;
-        uint64_t last = (offset + size - 1) / cs;
-        for (auto it = owners.lower_bound(offset / cs); it != owners.end() && it->first <= last; ++it)
-            if (it->second.size() < max_users)
-                it->second.push_back(role);
+        uint64_t first = offset / cs, last = (offset + size - 1) / cs;
+        if (last - first < 64) {
+            for (uint64_t k = first; k <= last && k < wanted.size(); ++k)
+                if (wanted.test(k))
+                    add(k, role);
+            return;
+        }
+        for (auto it = std::lower_bound(sorted.begin(), sorted.end(), first); it != sorted.end() && *it <= last; ++it)
+            add(*it, role);
     };
     WalkInputs inputs;
     inputs.snapshots = snapshots_ ? &*snapshots_ : nullptr;
