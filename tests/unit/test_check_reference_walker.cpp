@@ -18,14 +18,14 @@ using test::analyse;
 using test::BaseImage;
 using test::kinds;
 using test::only;
+using test::set_u64;
+using test::get_u64;
 
 namespace {
 
 constexpr uint64_t cs = BaseImage::cs;
 constexpr uint64_t copied = qcow2::oflag_copied;
 
-void set_u64(std::vector<uint8_t>& bytes, uint64_t offset, uint64_t value) { util::store_be64(bytes, offset, value); }
-uint64_t get_u64(const std::vector<uint8_t>& bytes, uint64_t offset) { return util::load_be64(bytes, offset); }
 
 // The location every L2 entry finding of guest cluster 16 in BaseImage carries.
 void check_at_entry16(const check::Finding& f, const BaseImage& base)

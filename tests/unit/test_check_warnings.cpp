@@ -15,12 +15,12 @@ using test::analyse;
 using test::BaseImage;
 using test::kinds;
 using test::only;
+using test::contains;
 
 namespace {
 
 constexpr uint64_t cs = BaseImage::cs;
 
-bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 } // namespace
 
