@@ -18,12 +18,11 @@
 //
 // Exit codes: 0 done (also when the crash stopped the rebase, as expected),
 // 1 error, 2 usage.
+#include "image_file.hpp"
 #include "io/memory_device.hpp"
 #include "rebase/rebase.hpp"
 
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,25 +31,10 @@ using namespace imgmend;
 
 namespace {
 
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-std::vector<uint8_t> load(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Failure(fmt::format("cannot read '{}'", path));
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void save(const std::string& path, const std::vector<uint8_t>& bytes)
-{
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out)
-        throw Failure(fmt::format("cannot write '{}'", path));
-}
+// Failures of this tool: the file helpers' and its own.
+using Failure = test::ImageFileError;
+using test::load_file;
+using test::save_file;
 
 struct Job {
     bool flushed = false;
@@ -104,7 +88,7 @@ int main_throwing(std::vector<std::string> args)
         auto rest = parse_job({args.begin() + 1, args.end()}, job, false);
         if (!rest.empty())
             throw std::invalid_argument("count takes [-u] [-c] OVERLAY BACKING FMT");
-        auto dev = std::make_shared<io::MemoryDevice>(load(job.overlay), job.overlay);
+        auto dev = std::make_shared<io::MemoryDevice>(load_file(job.overlay), job.overlay);
         std::string error;
         if (!run_rebase(dev, job, error))
             throw Failure(fmt::format("the rebase failed without any crash injected: {}", error));
@@ -115,7 +99,7 @@ int main_throwing(std::vector<std::string> args)
     if (rest.size() != 2)
         throw std::invalid_argument("expected OVERLAY BACKING FMT N OUT");
     size_t n = std::stoul(rest[0]);
-    auto dev = std::make_shared<io::MemoryDevice>(load(job.overlay), job.overlay);
+    auto dev = std::make_shared<io::MemoryDevice>(load_file(job.overlay), job.overlay);
     dev->crash_after_write(n);
     std::string error;
     bool completed = run_rebase(dev, job, error);
@@ -125,7 +109,7 @@ int main_throwing(std::vector<std::string> args)
     if (!completed && dev->writes().size() != n)
         throw Failure(fmt::format("the rebase stopped after {} writes, not at the crash after {}: {}",
                                   dev->writes().size(), n, error));
-    save(rest[1], job.flushed ? dev->flushed_bytes() : dev->bytes());
+    save_file(rest[1], job.flushed ? dev->flushed_bytes() : dev->bytes());
     return 0;
 }
 

@@ -15,6 +15,7 @@
 //
 // Exit codes: 0 done (also when the crash stopped the repair, as expected),
 // 1 error, 2 usage.
+#include "image_file.hpp"
 #include "io/memory_device.hpp"
 #include "io/write_plan.hpp"
 #include "qcow2/image.hpp"
@@ -22,8 +23,6 @@
 
 #include <cstdio>
 #include <fmt/format.h>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -33,25 +32,10 @@ using namespace imgmend;
 
 namespace {
 
-struct Failure : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-std::vector<uint8_t> load(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Failure(fmt::format("cannot read '{}'", path));
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void save(const std::string& path, const std::vector<uint8_t>& bytes)
-{
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out)
-        throw Failure(fmt::format("cannot write '{}'", path));
-}
+// Failures of this tool: the file helpers' and its own.
+using Failure = test::ImageFileError;
+using test::load_file;
+using test::save_file;
 
 repair::RepairMode parse_mode(const std::string& s)
 {
@@ -80,7 +64,7 @@ int main_throwing(std::vector<std::string> args)
     if (!args.empty() && args[0] == "count") {
         if (args.size() != 3)
             throw std::invalid_argument("count takes leaks|all IMAGE");
-        auto dev = std::make_shared<io::MemoryDevice>(load(args[2]));
+        auto dev = std::make_shared<io::MemoryDevice>(load_file(args[2]));
         if (!run_repair(dev, parse_mode(args[1])))
             throw Failure("the repair failed without any crash injected");
         fmt::print("{}\n", dev->writes().size());
@@ -94,7 +78,7 @@ int main_throwing(std::vector<std::string> args)
     if (args.size() != 4)
         throw std::invalid_argument("expected leaks|all IMAGE N OUT");
     size_t n = std::stoul(args[2]);
-    auto dev = std::make_shared<io::MemoryDevice>(load(args[1]));
+    auto dev = std::make_shared<io::MemoryDevice>(load_file(args[1]));
     dev->crash_after_write(n);
     bool completed = run_repair(dev, parse_mode(args[0]));
     // The crash must have stopped the repair at exactly N writes (or the
@@ -102,7 +86,7 @@ int main_throwing(std::vector<std::string> args)
     if (!completed && dev->writes().size() != n)
         throw Failure(fmt::format("the repair stopped after {} writes, not at the crash after {}",
                                   dev->writes().size(), n));
-    save(args[3], flushed ? dev->flushed_bytes() : dev->bytes());
+    save_file(args[3], flushed ? dev->flushed_bytes() : dev->bytes());
     return 0;
 }
 
