@@ -78,6 +78,10 @@ Result<void> Planner::rebuild_refcounts()
             kept[c] = disk;
     }
 
+    // Where references the check could not follow (reaching a cluster or
+    // more past the end of the file) point: never a place for the new
+    // structure, inside the file or past its end — the guest would read it.
+    const UnfollowedReferences unfollowed(state_.references_beyond_end);
     uint64_t limit = std::max(file_clusters, state_.counts.size());
     std::vector<bool> taken(limit);
     // What the placement loop asks about every cluster, computed once (on a
@@ -85,7 +89,8 @@ Result<void> Planner::rebuild_refcounts()
     std::vector<bool> in_use(limit), busy(limit);
     for (uint64_t c = 0; c < limit; ++c) {
         in_use[c] = expected(c) > 0 || kept.count(c);
-        busy[c] = in_use[c] || (c < old_structure.size() && old_structure[c]) || on_disk(c) > 0;
+        busy[c] = in_use[c] || (c < old_structure.size() && old_structure[c]) || on_disk(c) > 0 ||
+                  unfollowed.covers(c);
     }
     auto used = [&](uint64_t c) {
         if (c < limit)
@@ -99,10 +104,7 @@ Result<void> Planner::rebuild_refcounts()
     };
     bool can_grow = dev.can_resize();
     uint64_t end_cursor = limit; // clusters appended past the end of the file
-    // Past the end, never where an unfollowed reference points (the guest
-    // would read the new structure there), nor far past the end to get
-    // round such references.
-    const UnfollowedReferences unfollowed(state_.references_beyond_end);
+    // Past the end, not far past it to get round such references either.
     const uint64_t max_skip = std::max<uint64_t>(16, (64ull << 20) / cs);
     auto clear_from = [&](uint64_t n) -> Result<uint64_t> {
         auto at = unfollowed.next_clear(end_cursor, n, max_skip);

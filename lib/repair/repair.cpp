@@ -57,11 +57,28 @@ Result<RepairOutcome> repair_after_snapshot_fix(qcow2::Image& image, check::Chec
 
 } // namespace
 
+namespace {
+// Does the active L1 table start in the header's cluster? Then the header
+// fields a repair rewrites (refcount table, snapshot table, feature bits)
+// may be L1 entries too, and rewriting them would change what the guest
+// reads. (A refcount or snapshot table there is different: the repair
+// replaces it.)
+bool header_shared(const qcow2::Image& image)
+{
+    const qcow2::Header& h = image.header();
+    return h.l1_size > 0 && h.l1_table_offset < image.geometry().cluster_size;
+}
+} // namespace
+
 Result<RepairOutcome> plan_repair(qcow2::Image& image, RepairMode mode, const check::CheckOptions& options)
 {
     check::CheckState state = TRY(check::analyse_qcow2(image, options));
     std::optional<std::string> snapshot_refusal;
-    if (mode == RepairMode::all) {
+    if (mode == RepairMode::all && header_shared(image)) {
+        // The snapshot table switch rewrites header bytes another structure holds.
+        snapshot_refusal = "left alone: the snapshot table, whose switch would rewrite header bytes the active L1 "
+                           "table also holds";
+    } else if (mode == RepairMode::all) {
         SnapshotFix fix = TRY(plan_snapshot_table_fix(image, state));
         if (fix.planned)
             return repair_after_snapshot_fix(image, std::move(state.report), std::move(fix), mode, options);
@@ -167,7 +184,11 @@ Result<RepairOutcome> Planner::run()
     }
     if (mode_ == RepairMode::all)
         TRY(fix_l2_entries());
-    if (mode_ == RepairMode::all && state_.rebuild_needed) {
+    if (mode_ == RepairMode::all && state_.rebuild_needed && header_shared(image_)) {
+        left_alone_ = true;
+        out_.refused.push_back("left alone: the refcount structure needs a rebuild, but the active L1 table starts in "
+                               "the header's cluster, so switching to a new structure could rewrite L1 entries");
+    } else if (mode_ == RepairMode::all && state_.rebuild_needed) {
         TRY(rebuild_refcounts());
     } else if (state_.rebuild_needed) {
         // The refcount structure itself is damaged: in-place edits could free
@@ -179,7 +200,8 @@ Result<RepairOutcome> Planner::run()
     }
     TRY(fix_copied_flags());
     discard_freed();
-    fix_header_bits();
+    if (!header_shared(image_))
+        fix_header_bits();
     return std::move(out_);
 }
 
