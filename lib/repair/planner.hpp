@@ -4,6 +4,7 @@
 
 #include "repair/repair.hpp"
 #include "io/table_editor.hpp"
+#include "repair/unfollowed_references.hpp"
 
 #include "refcount/refcount_reader.hpp"
 
@@ -79,6 +80,9 @@ private:
     const qcow2::Geometry& g_;
     check::CheckState state_;
     RepairMode mode_;
+    // Where references the check could not follow point (a table too long
+    // for the file, say): never rewritten in place.
+    UnfollowedReferences unfollowed_;
     RepairOutcome out_;
     io::TableEditor l2_editor_; // L2 tables edited by more than one pass
     std::unordered_set<uint64_t> edited_l2_; // offsets of the tables in l2_editor_

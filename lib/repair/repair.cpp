@@ -97,7 +97,8 @@ void Planner::leave_alone(std::string why)
 }
 
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
-    : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode), l2_editor_(image.file()),
+    : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode),
+      unfollowed_(state_.references_beyond_end), l2_editor_(image.file()),
       adjust_(state_.counts.size()), new_refcount_(state_.counts.size()), on_disk_(state_.counts.size()),
       beyond_reader_(std::make_unique<refcount::RefcountReader>(image.file(), image.geometry(), state_.reftable))
 {
@@ -222,7 +223,7 @@ Result<void> Planner::fix_l2_entries()
             out_.refused.push_back(fmt::format("left alone: {} (not in an active, aligned L2 table)", f.message));
             continue;
         }
-        if (conflict(table / cs)) {
+        if (conflict(table / cs) || unfollowed_.covers(table / cs)) {
             left_alone_ = true;
             out_.refused.push_back(fmt::format(
                 "left alone: {} (its L2 table's cluster is also used as guest data: rewriting it would change what "
@@ -339,7 +340,10 @@ Result<void> Planner::fix_copied_flags()
             continue;
         uint64_t rc = final_refcount(l2 / cs);
         uint64_t l1_entry_at = h.l1_table_offset + i * 8;
-        if (!conflict(l2 / cs) && !conflict(l1_entry_at / cs) && (rc == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
+        // Not in a cluster other structures use too (as the check saw it, or
+        // as an L1 table too long for the file, which it could not count).
+        bool l1_alone = !conflict(l1_entry_at / cs) && !unfollowed_.covers(l1_entry_at / cs);
+        if (!conflict(l2 / cs) && l1_alone && (rc == 1) != ((l1 & qcow2::oflag_copied) != 0)) {
             uint64_t table_start = util::align_down(h.l1_table_offset + i * 8, cs);
             std::vector<uint8_t>& l1_bytes = *TRY(l1_editor.table(table_start, cs));
             uint64_t at = h.l1_table_offset + i * 8 - table_start;
@@ -348,7 +352,7 @@ Result<void> Planner::fix_copied_flags()
         }
         // A table that is also used otherwise (as guest data, say) is not
         // rewritten: that would change what its other user reads.
-        if (conflict(l2 / cs))
+        if (conflict(l2 / cs) || unfollowed_.covers(l2 / cs))
             continue;
         // Read into a scratch buffer; only a table that changes goes to the
         // editor (which keeps two copies of every table it is given: on a
