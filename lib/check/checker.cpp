@@ -81,15 +81,6 @@ Result<CheckState> Checker::run()
 void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
 {
     const uint64_t cs = geometry_.cluster_size;
-    // The common case, one whole data cluster inside the file, without the
-    // general path's bounds work.
-    if (size == cs && offset % cs == 0 && offset / cs < counts_.size() && role.kind == RoleKind::data) {
-        uint64_t k = offset / cs;
-        if (metadata_use_.test(k) || (counts_.get(k) > 0 && image_.header().nb_snapshots == 0))
-            conflicts_.push_back(k);
-        if (counts_.increment(k))
-            return;
-    }
     if (size == 0)
         return;
     auto end = util::checked_add(offset, size);
