@@ -134,6 +134,20 @@ jq -r '.[] | "\(.start) \(.length) depth=\(.depth) \(if (.present | not) then "u
     built.json > expected.out
 diff -u expected.out example.out >&2 || fail "print_map output differs from imgmend-map's extents"
 pass
+
+# The static library: the same example linked against libimgmend.a (with
+# pkg-config's --static dependencies) needs no libimgmend.so at run time.
+[ -f "$LIBDIR/libimgmend.a" ] || fail "no static library libimgmend.a in $LIBDIR"
+STATIC_LIBS=$(pcflags --static --libs | sed 's/-limgmend\b//') || fail "pkg-config --static --libs imgmend"
+# shellcheck disable=SC2086
+g++ "${EXTRA[@]}" -o print_map_static "$SRC/examples/print_map.cpp" $CFLAGS "$LIBDIR/libimgmend.a" $STATIC_LIBS \
+    2> example_static.err || fail "examples/print_map.cpp does not link against libimgmend.a: $(head -20 example_static.err)"
+! ldd ./print_map_static | grep -q libimgmend || fail "print_map_static loads a shared libimgmend: $(ldd ./print_map_static)"
+./print_map_static img.qcow2 > example_static.out 2> example_static.run.err ||
+    fail "print_map_static img.qcow2: $(cat example_static.run.err)"
+diff -u expected.out example_static.out >&2 || fail "the statically linked print_map differs from imgmend-map's extents"
+pass
+
 rc=0
 LD_LIBRARY_PATH="$LIBDIR" ./print_map missing.qcow2 > /dev/null 2> missing.err || rc=$?
 assert_eq 1 "$rc" "print_map on a missing file"

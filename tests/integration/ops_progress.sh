@@ -50,6 +50,12 @@ check_progress() {
 cmp -s plain.out check.out || fail "imgmend-check --progress=json changed stdout"
 check_progress imgmend-check check.err
 assert_eq "refcounts tables " "$PHASES" "imgmend-check progress phases"
+# One phase after the other, also on an image without L2 tables (no walk).
+assert_eq "tables refcounts " "$(cut -f1 progress.tsv | uniq | tr '\n' ' ')" "imgmend-check phase order"
+qemu-img create -q -f qcow2 empty.qcow2 64M
+"$BIN/imgmend-check" --progress=json empty.qcow2 > /dev/null 2> empty.err || fail "imgmend-check empty.qcow2: $(cat empty.err)"
+check_progress "imgmend-check (empty image)" empty.err
+assert_eq "tables refcounts " "$(cut -f1 progress.tsv | uniq | tr '\n' ' ')" "imgmend-check phase order on an empty image"
 
 # imgmend-repair -r leaks on the leaking copy: repairs it all the same.
 "$BIN/imgmend-repair" -r leaks --progress=json leak.qcow2 > repair.out 2> repair.err ||

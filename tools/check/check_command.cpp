@@ -83,7 +83,10 @@ int check_main(int argc, char** argv)
     check::CheckOptions options;
     options.verify_compressed = vm.count("verify-compressed") ? check::VerifyCompressed::yes : check::VerifyCompressed::no;
     options.progress = [&](uint64_t done, uint64_t total, std::string_view phase) {
-        (phase == "tables" ? tables : refcounts).update(done, total);
+        if (phase == "tables")
+            return tables.update(done, total);
+        tables.finish(); // the walk is over: its phase ends before the next one starts
+        refcounts.update(done, total);
     };
     auto report = check::check_qcow2(**image, options);
     tables.finish();
