@@ -4,6 +4,7 @@
 #pragma once
 
 #include "check/cluster_counts.hpp"
+#include "check/cluster_values.hpp"
 #include "check/report.hpp"
 #include "qcow2/snapshot.hpp"
 #include "qcow2/image.hpp"
@@ -21,6 +22,8 @@ enum class VerifyCompressed { no, yes };
 struct CheckOptions {
     VerifyCompressed verify_compressed = VerifyCompressed::no;
     std::function<void(uint64_t done, uint64_t total, std::string_view phase)> progress;
+    // How many findings the report keeps in full (the rest are only counted).
+    size_t listed_findings = default_listed_findings;
 };
 
 // Everything a check learns about an image, for repair to build on.
@@ -29,7 +32,7 @@ struct CheckState {
     ClusterCounts counts{4, 0};           // references counted per host cluster
     std::vector<uint64_t> reftable;       // refcount table entries as read
     // On-disk refcounts that differ from `counts` (everywhere else they agree).
-    std::unordered_map<uint64_t, uint64_t> on_disk_mismatches;
+    ClusterValues on_disk_mismatches;
     std::vector<uint64_t> unreadable;     // clusters whose on-disk refcount cannot be read
     // Clusters whose users contradict each other: metadata also used as
     // data or as other metadata, or data used twice with no snapshot to

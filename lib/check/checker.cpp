@@ -28,6 +28,7 @@ Checker::Checker(qcow2::Image& image, const CheckOptions& options)
       counts_(geometry_.refcount_order, util::div_round_up(file_size_, geometry_.cluster_size)),
       metadata_use_(counts_.size())
 {
+    report_.listed_limit = options.listed_findings;
 }
 
 Result<CheckState> Checker::run()

@@ -4,6 +4,7 @@
 
 #include "check/check.hpp"
 #include "check/cluster_counts.hpp"
+#include "check/cluster_values.hpp"
 #include "check/reference_walker.hpp"
 
 #include <unordered_map>
@@ -46,7 +47,7 @@ private:
     std::vector<uint64_t> reftable_;
     // On-disk refcounts that differ from the counted ones (found by
     // compare_refcounts); everywhere else the two agree.
-    std::unordered_map<uint64_t, uint64_t> mismatches_;
+    ClusterValues mismatches_;
     ClusterBits disagrees_{0}; // in mismatches_ or unreadable_ (sized by compare_refcounts)
     std::vector<uint64_t> unreadable_;
     std::vector<uint64_t> conflicts_;

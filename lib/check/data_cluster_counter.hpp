@@ -7,31 +7,13 @@
 // it (unchanged) to the general path and its findings.
 #pragma once
 
+#include "check/cluster_bits.hpp"
 #include "check/cluster_counts.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
 namespace imgmend::check {
-
-// One bit per host cluster.
-class ClusterBits {
-public:
-    explicit ClusterBits(uint64_t clusters) : size_(clusters), words_((clusters + 63) / 64, 0) {}
-    uint64_t size() const { return size_; }
-    bool test(uint64_t cluster) const { return (words_[cluster / 64] >> (cluster % 64)) & 1; }
-    void set(uint64_t cluster) { words_[cluster / 64] |= uint64_t{1} << (cluster % 64); }
-    void resize(uint64_t clusters)
-    {
-        size_ = clusters;
-        words_.resize((clusters + 63) / 64, 0);
-    }
-    const uint64_t* words() const { return words_.data(); }
-
-private:
-    uint64_t size_;
-    std::vector<uint64_t> words_;
-};
 
 // What a run of entries adds to check's allocation figures (active tables).
 struct RunFigures {

@@ -49,6 +49,7 @@ enum class FindingKind {
     refcount_beyond_end,       // warning: non-zero refcounts past the end of file
     compressed_undecodable,    // warning (--verify-compressed)
 };
+inline constexpr size_t finding_kind_count = static_cast<size_t>(FindingKind::compressed_undecodable) + 1;
 
 std::string_view to_string(FindingKind kind);
 std::string_view to_string(Severity severity);

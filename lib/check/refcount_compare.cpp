@@ -48,8 +48,8 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
     if (std::binary_search(unreadable_.begin(), unreadable_.end(), cluster))
         return util::fail(util::Errc::corrupt_metadata, "refcount of cluster {} is unreadable", cluster);
     if (cluster < counts_.size()) {
-        auto it = mismatches_.find(cluster);
-        return it == mismatches_.end() ? counts_.get(cluster) : it->second;
+        auto disk = mismatches_.find(cluster);
+        return disk ? *disk : counts_.get(cluster);
     }
     uint64_t t = cluster / geometry_.refblock_entries;
     if (t >= reftable_.size())
@@ -69,7 +69,7 @@ Result<uint64_t> Checker::on_disk_refcount(uint64_t cluster)
 
 void Checker::record_mismatch(uint64_t i, uint64_t on_disk, uint64_t counted)
 {
-    mismatches_[i] = on_disk;
+    mismatches_.set(i, on_disk);
     disagrees_.set(i);
     if (on_disk == 0)
         rebuild_needed_ = true; // its refcount block may not even exist
@@ -90,6 +90,7 @@ Result<void> Checker::compare_refcounts()
     const uint64_t per_block = geometry_.refblock_entries;
     const uint64_t clusters = counts_.size();
     disagrees_ = ClusterBits(clusters);
+    mismatches_ = ClusterValues(geometry_.refcount_order, clusters);
     uint64_t highest = 0;
     const std::vector<uint8_t> no_block(cs); // an absent block: all refcounts zero
     // The blocks, read ahead on another thread while this one compares.

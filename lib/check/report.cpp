@@ -1,7 +1,5 @@
 #include "check/report.hpp"
 
-#include <algorithm>
-
 namespace imgmend::check {
 
 void CheckReport::add(Finding finding)
@@ -10,15 +8,16 @@ void CheckReport::add(Finding finding)
     case Severity::corruption: ++corruptions; break;
     case Severity::leak: ++leaks; break;
     case Severity::check_error: ++check_errors; break;
-    case Severity::warning: break;
+    case Severity::warning: ++warning_count; break;
     }
-    findings.push_back(std::move(finding));
-}
-
-uint64_t CheckReport::warnings() const
-{
-    return static_cast<uint64_t>(std::count_if(findings.begin(), findings.end(),
-                                               [](const Finding& f) { return f.severity == Severity::warning; }));
+    ++by_kind[static_cast<size_t>(finding.kind)];
+    if (findings.size() < listed_limit) {
+        findings.push_back(std::move(finding));
+        return;
+    }
+    ++unlisted;
+    if (finding.severity != Severity::warning && finding.repair == Repair::none)
+        ++unlisted_unrepairable;
 }
 
 } // namespace imgmend::check

@@ -49,9 +49,30 @@ private:
 // extents, making later reads of the neighbouring data slower.
 inline constexpr uint64_t min_discard_bytes = 64 * 1024;
 
-// Discard steps for the freed `clusters`, contiguous runs merged, each
-// clipped to the file.
-void plan_discards(io::Plan& plan, std::vector<uint64_t> clusters, uint64_t cluster_size, uint64_t file_size,
+// "kept: leaked cluster ..." lines said one by one; past this, one line
+// says how many more there are.
+inline constexpr uint64_t max_listed_refusals = 1000;
+
+// Clusters a repair frees, as runs of adjacent clusters. They come in
+// increasing order nearly always, so a run still shorter than
+// min_discard_bytes when the next one starts is dropped: memory stays
+// bounded by the runs worth a discard. (A cluster out of order at worst
+// loses its discard; it is free all the same.)
+class FreedRuns {
+public:
+    explicit FreedRuns(uint64_t cluster_size);
+    void add(uint64_t cluster);
+    // The runs (first, last), sorted and merged.
+    std::vector<std::pair<uint64_t, uint64_t>> runs() const;
+
+private:
+    uint64_t min_clusters_;
+    std::vector<std::pair<uint64_t, uint64_t>> runs_;
+};
+
+// Discard steps for the freed clusters' runs of at least min_discard_bytes,
+// each clipped to the file.
+void plan_discards(io::Plan& plan, const FreedRuns& freed, uint64_t cluster_size, uint64_t file_size,
                    std::string_view what);
 
 class Planner {
@@ -87,10 +108,10 @@ private:
     io::TableEditor l2_editor_; // L2 tables edited by more than one pass
     std::unordered_set<uint64_t> edited_l2_; // offsets of the tables in l2_editor_
     ClusterMap<int64_t> adjust_;          // change to the counted references
-    ClusterMap<uint64_t> new_refcount_;   // planned on-disk refcounts
-    ClusterMap<uint64_t> on_disk_;        // state_.on_disk_mismatches, for fast misses
-    std::vector<uint64_t> freed_;                        // clusters whose refcount drops to 0
+    check::ClusterValues new_refcount_;   // planned on-disk refcounts
+    FreedRuns freed_;                     // clusters whose refcount drops to 0
     bool left_alone_ = false; // something stays unrepaired
+    uint64_t kept_orphans_ = 0; // leaked clusters kept while damaged pointers remain
     // On-disk refcounts of clusters the check never compared (past the end of the file).
     std::unique_ptr<refcount::RefcountReader> beyond_reader_;
 };

@@ -71,11 +71,13 @@ Result<void> Planner::rebuild_refcounts()
     // could not be followed (then the cluster may be in use, even hold the
     // only copy of data) — such clusters keep their refcount.
     bool keep_orphans = pointer_corruptions();
-    std::map<uint64_t, uint64_t> kept;
-    for (const auto& [c, disk] : state_.on_disk_mismatches) {
-        bool old = c < old_structure.size() && old_structure[c];
-        if (keep_orphans && disk > expected(c) && !old)
-            kept[c] = disk;
+    check::ClusterValues kept(g_.refcount_order, state_.counts.size());
+    if (keep_orphans) {
+        state_.on_disk_mismatches.for_each([&](uint64_t c, uint64_t disk) {
+            bool old = c < old_structure.size() && old_structure[c];
+            if (disk > expected(c) && !old)
+                kept.set(c, disk);
+        });
     }
 
     // Where references the check could not follow (reaching a cluster or
@@ -88,14 +90,14 @@ Result<void> Planner::rebuild_refcounts()
     // 1 TiB image it asks about 16 million clusters several times).
     std::vector<bool> in_use(limit), busy(limit);
     for (uint64_t c = 0; c < limit; ++c) {
-        in_use[c] = expected(c) > 0 || kept.count(c);
+        in_use[c] = expected(c) > 0 || kept.contains(c);
         busy[c] = in_use[c] || (c < old_structure.size() && old_structure[c]) || on_disk(c) > 0 ||
                   unfollowed.covers(c);
     }
     auto used = [&](uint64_t c) {
         if (c < limit)
             return taken[c] || in_use[c];
-        return (c < taken.size() && taken[c]) || expected(c) > 0 || kept.count(c);
+        return (c < taken.size() && taken[c]) || expected(c) > 0 || kept.contains(c);
     };
     auto occupied = [&](uint64_t c) {
         if (c < limit)
@@ -197,18 +199,16 @@ Result<void> Planner::rebuild_refcounts()
 
     auto final_value = [&](uint64_t c) {
         uint64_t value = (c < taken.size() && taken[c]) ? 1 : expected(c);
-        if (auto k = kept.find(c); k != kept.end())
-            value = std::max(value, k->second);
+        if (auto k = kept.find(c))
+            value = std::max(value, *k);
         return std::min(value, refcount::max_refcount(g_.refcount_order));
     };
     // Everywhere else the new refcount is the count the check made (and
-    // equals the on-disk one): only these clusters need a closer look.
+    // equals the on-disk one): only these clusters need a closer look — the
+    // on-disk mismatches and kept orphans (found in order, however many),
+    // and the few below.
     std::vector<uint64_t> special;
     for (const auto& [c, delta] : adjust_.all())
-        special.push_back(c);
-    for (const auto& [c, disk] : state_.on_disk_mismatches)
-        special.push_back(c);
-    for (const auto& [c, disk] : kept)
         special.push_back(c);
     for (const auto& [t, cluster] : blocks)
         special.push_back(cluster);
@@ -223,13 +223,18 @@ Result<void> Planner::rebuild_refcounts()
         uint64_t first = t * per_block, end = std::min((t + 1) * per_block, end_cursor);
         for (uint64_t c = first; c < std::min(end, state_.counts.size()); ++c)
             refcount::set_entry(block, g_.refcount_order, c - first, state_.counts.get(c));
+        auto settle = [&](uint64_t c) { // idempotent: a cluster may be in more than one list
+            uint64_t value = final_value(c);
+            refcount::set_entry(block, g_.refcount_order, c - first, value);
+            if (value != on_disk(c))
+                new_refcount_.set(c, value);
+        };
         for (auto it = std::lower_bound(special.begin(), special.end(), first); it != special.end() && *it < end;
-             ++it) {
-            uint64_t value = final_value(*it);
-            refcount::set_entry(block, g_.refcount_order, *it - first, value);
-            if (value != on_disk(*it))
-                new_refcount_[*it] = value;
-        }
+             ++it)
+            settle(*it);
+        for (const check::ClusterValues* list : {&state_.on_disk_mismatches, &kept})
+            for (uint64_t c = list->next(first); c < end; c = list->next(c + 1))
+                settle(c);
         out_.plan.write(cluster * cs, std::move(block), fmt::format("new refcount block {}", t));
     }
     std::vector<uint8_t> table(table_clusters * cs, 0);
@@ -250,28 +255,22 @@ Result<void> Planner::rebuild_refcounts()
     // refcount block entries, and the table reaching past the end of the
     // file. A damaged pointer elsewhere is found again, so not fixed. Every
     // leak is fixed (kept orphans aside).
-    for (const auto& f : state_.report.findings) {
-        switch (f.kind) {
-        case check::FindingKind::refcount_too_low:
-        case check::FindingKind::refblock_reserved_bits:
-        case check::FindingKind::refblock_unaligned:
-        case check::FindingKind::refblock_outside_image:
-        case check::FindingKind::refblock_refcount: ++out_.corruptions_fixed; break;
-        case check::FindingKind::beyond_end_of_file:
-            if (f.host_offset == h.refcount_table_offset && !f.l1_index && !f.snapshot && !f.bitmap)
-                ++out_.corruptions_fixed;
-            break;
-        case check::FindingKind::refcount_too_high:
-            if (!(f.cluster && kept.count(*f.cluster)))
-                ++out_.leaks_fixed;
-            break;
-        default: break;
-        }
-    }
+    // By kind, so that findings the report counts but does not list count too.
+    using check::FindingKind;
+    const check::CheckReport& r = state_.report;
+    out_.corruptions_fixed += r.count(FindingKind::refcount_too_low) + r.count(FindingKind::refblock_reserved_bits) +
+                              r.count(FindingKind::refblock_unaligned) + r.count(FindingKind::refblock_outside_image) +
+                              r.count(FindingKind::refblock_refcount);
+    if (table_bytes > 0 && !counted_by_check(h.refcount_table_offset, table_bytes, dev.size(), cs))
+        ++out_.corruptions_fixed; // the check's "beyond the end of the file" for the table itself
+    // A leak finding is a cluster whose on-disk refcount exceeds the count.
+    uint64_t kept_leaks = 0;
+    kept.for_each([&](uint64_t c, uint64_t disk) { kept_leaks += c < state_.counts.size() && disk > state_.counts.get(c); });
+    out_.leaks_fixed += r.count(FindingKind::refcount_too_high) - kept_leaks;
     // Old refcount blocks and table are free after the switch.
     for (uint64_t c = 0; c < old_structure.size(); ++c)
         if (old_structure[c] && !used(c) && c < file_clusters)
-            freed_.push_back(c);
+            freed_.add(c);
     return {};
 }
 

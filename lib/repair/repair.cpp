@@ -99,16 +99,14 @@ void Planner::leave_alone(std::string why)
 Planner::Planner(qcow2::Image& image, check::CheckState state, RepairMode mode)
     : image_(image), g_(image.geometry()), state_(std::move(state)), mode_(mode),
       unfollowed_(state_.references_beyond_end), l2_editor_(image.file()),
-      adjust_(state_.counts.size()), new_refcount_(state_.counts.size()), on_disk_(state_.counts.size()),
+      adjust_(state_.counts.size()), new_refcount_(g_.refcount_order, state_.counts.size()), freed_(g_.cluster_size),
       beyond_reader_(std::make_unique<refcount::RefcountReader>(image.file(), image.geometry(), state_.reftable))
 {
-    for (const auto& [c, disk] : state_.on_disk_mismatches)
-        on_disk_[c] = disk;
 }
 
 uint64_t Planner::on_disk(uint64_t c) const
 {
-    if (const uint64_t* disk = on_disk_.find(c))
+    if (auto disk = state_.on_disk_mismatches.find(c))
         return *disk;
     if (c < state_.counts.size())
         return state_.counts.get(c);
@@ -127,7 +125,7 @@ uint64_t Planner::expected(uint64_t c) const
 
 uint64_t Planner::final_refcount(uint64_t c) const
 {
-    const uint64_t* planned = new_refcount_.find(c);
+    auto planned = new_refcount_.find(c);
     return planned ? *planned : on_disk(c);
 }
 
@@ -138,27 +136,17 @@ bool Planner::conflict(uint64_t c) const
 
 bool Planner::pointer_corruptions() const
 {
-    for (const auto& f : state_.report.findings) {
-        switch (f.kind) {
-        case FindingKind::unaligned_l2_table:
-        case FindingKind::unaligned_data_cluster:
-        case FindingKind::beyond_end_of_file:
-        case FindingKind::l1_reserved_bits:
-        case FindingKind::l2_reserved_bits:
-        case FindingKind::unallocated_with_bitmap:
-        case FindingKind::subcluster_alloc_and_zero:
-        case FindingKind::compressed_with_bitmap:
-        case FindingKind::snapshot_l1_unaligned:
-        case FindingKind::snapshot_l1_too_large:
-        case FindingKind::snapshot_table_damaged:
-        case FindingKind::bitmap_directory_damaged:
-        case FindingKind::bitmap_table_damaged:
-        case FindingKind::refcount_unreadable:
-        case FindingKind::table_unreadable:
+    // Counted over every finding, also those the report does not list.
+    for (FindingKind kind : {FindingKind::unaligned_l2_table, FindingKind::unaligned_data_cluster,
+                             FindingKind::beyond_end_of_file, FindingKind::l1_reserved_bits,
+                             FindingKind::l2_reserved_bits, FindingKind::unallocated_with_bitmap,
+                             FindingKind::subcluster_alloc_and_zero, FindingKind::compressed_with_bitmap,
+                             FindingKind::snapshot_l1_unaligned, FindingKind::snapshot_l1_too_large,
+                             FindingKind::snapshot_table_damaged, FindingKind::bitmap_directory_damaged,
+                             FindingKind::bitmap_table_damaged, FindingKind::refcount_unreadable,
+                             FindingKind::table_unreadable})
+        if (state_.report.count(kind))
             return true;
-        default: break;
-        }
-    }
     return !state_.conflicts.empty();
 }
 
@@ -176,6 +164,12 @@ Result<RepairOutcome> Planner::run()
             continue;
         left_alone_ = true;
         out_.refused.push_back(fmt::format("left alone: {} (the right fix is not certain)", f.message));
+    }
+    if (state_.report.unlisted_unrepairable) {
+        left_alone_ = true;
+        out_.refused.push_back(fmt::format("left alone: {} more problems past the {} findings listed, which no "
+                                           "repair mode fixes",
+                                           state_.report.unlisted_unrepairable, state_.report.findings.size()));
     }
     for (uint64_t c : state_.conflicts) {
         left_alone_ = true;
@@ -210,9 +204,12 @@ Result<void> Planner::fix_l2_entries()
 {
     io::TableEditor& editor = l2_editor_;
     const uint64_t cs = g_.cluster_size;
+    uint64_t listed = 0;
     for (const auto& f : state_.report.findings) {
-        if ((f.kind != FindingKind::unaligned_prealloc_zero && f.kind != FindingKind::compressed_copied) ||
-            !f.host_offset)
+        if (f.kind != FindingKind::unaligned_prealloc_zero && f.kind != FindingKind::compressed_copied)
+            continue;
+        ++listed;
+        if (!f.host_offset)
             continue;
         uint64_t table = util::align_down(*f.host_offset, cs);
         uint64_t at = *f.host_offset - table;
@@ -252,6 +249,15 @@ Result<void> Planner::fix_l2_entries()
         }
         ++out_.corruptions_fixed;
     }
+    uint64_t all = state_.report.count(FindingKind::unaligned_prealloc_zero) +
+                   state_.report.count(FindingKind::compressed_copied);
+    if (all > listed) {
+        // Their places are not kept: a later run, with fewer findings, fixes them.
+        left_alone_ = true;
+        out_.refused.push_back(fmt::format("left alone: {} more L2 entries to fix past the findings listed "
+                                           "(run the repair again)",
+                                           all - listed));
+    }
     out_.plan.flush("before L2 entry fixes");
     editor.emit(out_.plan, "L2 entry fix");
     out_.plan.flush("after L2 entry fixes");
@@ -260,49 +266,57 @@ Result<void> Planner::fix_l2_entries()
 
 Result<void> Planner::fix_refcounts_in_place()
 {
-    std::vector<uint64_t> clusters;
-    for (const auto& [c, disk] : state_.on_disk_mismatches)
-        clusters.push_back(c);
-    for (const auto& [c, delta] : adjust_.all())
-        if (on_disk(c) != expected(c))
-            clusters.push_back(c);
-    std::sort(clusters.begin(), clusters.end());
-    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
-
     io::TableEditor raise(image_.file()), lower(image_.file());
     bool keep_orphans = pointer_corruptions();
-    for (uint64_t c : clusters) {
+    auto fix = [&](uint64_t c) -> Result<void> {
         uint64_t disk = on_disk(c), want = expected(c);
         if (disk == want)
-            continue;
+            return {};
         if (conflict(c))
-            continue; // reported in run()
+            return {}; // reported in run()
         if (want > disk && (mode_ == RepairMode::leaks || disk == 0))
-            continue; // leaks only, or needs a rebuild: stays a corruption
+            return {}; // leaks only, or needs a rebuild: stays a corruption
         if (want < disk && keep_orphans) {
             // Some reference could not be followed (a damaged pointer, an
             // unreadable snapshot or bitmap): this cluster may be in use.
             left_alone_ = true;
-            out_.refused.push_back(fmt::format("kept: leaked cluster {} (host offset {:#x}) keeps refcount {} while "
-                                               "damaged pointers remain; it may hold the only copy of data",
-                                               c, c * g_.cluster_size, disk));
-            continue;
+            if (++kept_orphans_ <= max_listed_refusals)
+                out_.refused.push_back(fmt::format("kept: leaked cluster {} (host offset {:#x}) keeps refcount {} "
+                                                   "while damaged pointers remain; it may hold the only copy of data",
+                                                   c, c * g_.cluster_size, disk));
+            return {};
         }
         uint64_t t = c / g_.refblock_entries;
         uint64_t block = t < state_.reftable.size() ? state_.reftable[t] & refcount::reftable_offset_mask : 0;
         if (block == 0 || block % g_.cluster_size != 0)
-            continue;
+            return {};
         io::TableEditor& editor = want > disk ? raise : lower;
         std::vector<uint8_t>& bytes = *TRY(editor.table(block, g_.cluster_size));
         refcount::set_entry(bytes, g_.refcount_order, c % g_.refblock_entries, want);
-        new_refcount_[c] = want;
+        new_refcount_.set(c, want);
         if (want == 0)
-            freed_.push_back(c);
+            freed_.add(c);
         if (want > disk)
             ++out_.corruptions_fixed;
         else
             ++out_.leaks_fixed;
-    }
+        return {};
+    };
+    // Every cluster whose refcount may change once: the on-disk mismatches
+    // in cluster order, then the other clusters whose count a fix adjusted.
+    for (uint64_t c = state_.on_disk_mismatches.next(0); c != check::ClusterValues::none;
+         c = state_.on_disk_mismatches.next(c + 1))
+        TRY(fix(c));
+    std::vector<uint64_t> adjusted;
+    for (const auto& [c, delta] : adjust_.all())
+        if (!state_.on_disk_mismatches.contains(c))
+            adjusted.push_back(c);
+    std::sort(adjusted.begin(), adjusted.end());
+    for (uint64_t c : adjusted)
+        TRY(fix(c));
+    if (kept_orphans_ > max_listed_refusals)
+        out_.refused.push_back(fmt::format("kept: {} more leaked clusters, for the same reason", kept_orphans_ -
+                                                                                                 max_listed_refusals));
     // Raising first: an interrupted repair leaves at worst leaks, never a
     // cluster in use with too low a refcount.
     raise.emit(out_.plan, "refcount block (raise)");
@@ -314,9 +328,8 @@ Result<void> Planner::fix_refcounts_in_place()
 
 Result<void> Planner::fix_copied_flags()
 {
-    uint64_t copied_findings = 0;
-    for (const auto& f : state_.report.findings)
-        copied_findings += f.kind == FindingKind::copied_l1_mismatch || f.kind == FindingKind::copied_l2_mismatch;
+    uint64_t copied_findings =
+        state_.report.count(FindingKind::copied_l1_mismatch) + state_.report.count(FindingKind::copied_l2_mismatch);
     if (mode_ == RepairMode::leaks) {
         // As qemu: with -r leaks, OFLAG_COPIED is only trusted to the
         // refcounts when nothing else is wrong.
@@ -390,23 +403,45 @@ Result<void> Planner::fix_copied_flags()
 void Planner::discard_freed()
 {
     // Only once their zero refcounts are on disk (the flush above).
-    plan_discards(out_.plan, std::move(freed_), g_.cluster_size, image_.file().size(), "free clusters");
+    plan_discards(out_.plan, freed_, g_.cluster_size, image_.file().size(), "free clusters");
 }
 
-void plan_discards(io::Plan& plan, std::vector<uint64_t> clusters, uint64_t cluster_size, uint64_t file_size,
+FreedRuns::FreedRuns(uint64_t cluster_size) : min_clusters_(util::div_round_up(min_discard_bytes, cluster_size)) {}
+
+void FreedRuns::add(uint64_t cluster)
+{
+    if (!runs_.empty() && cluster >= runs_.back().first && cluster <= runs_.back().second + 1) {
+        runs_.back().second = std::max(runs_.back().second, cluster);
+        return;
+    }
+    if (!runs_.empty() && cluster > runs_.back().second && runs_.back().second - runs_.back().first + 1 < min_clusters_)
+        runs_.back() = {cluster, cluster}; // too short to discard, and it cannot grow any more
+    else
+        runs_.emplace_back(cluster, cluster);
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> FreedRuns::runs() const
+{
+    std::vector<std::pair<uint64_t, uint64_t>> sorted = runs_;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::pair<uint64_t, uint64_t>> merged;
+    for (const auto& r : sorted) {
+        if (!merged.empty() && r.first <= merged.back().second + 1)
+            merged.back().second = std::max(merged.back().second, r.second);
+        else
+            merged.push_back(r);
+    }
+    return merged;
+}
+
+void plan_discards(io::Plan& plan, const FreedRuns& freed, uint64_t cluster_size, uint64_t file_size,
                    std::string_view what)
 {
-    std::sort(clusters.begin(), clusters.end());
-    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
-    for (size_t i = 0; i < clusters.size();) {
-        size_t j = i + 1;
-        while (j < clusters.size() && clusters[j] == clusters[j - 1] + 1)
-            ++j;
-        uint64_t start = clusters[i] * cluster_size;
-        uint64_t end = std::min(file_size, clusters[j - 1] * cluster_size + cluster_size);
+    for (const auto& [first, last] : freed.runs()) {
+        uint64_t start = first * cluster_size;
+        uint64_t end = std::min(file_size, last * cluster_size + cluster_size);
         if (start < end && end - start >= min_discard_bytes)
-            plan.discard(start, end - start, fmt::format("{} {}..{}", what, clusters[i], clusters[j - 1]));
-        i = j;
+            plan.discard(start, end - start, fmt::format("{} {}..{}", what, first, last));
     }
 }
 

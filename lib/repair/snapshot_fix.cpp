@@ -46,8 +46,8 @@ private:
     }
     uint64_t on_disk(uint64_t c)
     {
-        if (auto it = state_.on_disk_mismatches.find(c); it != state_.on_disk_mismatches.end())
-            return it->second;
+        if (auto disk = state_.on_disk_mismatches.find(c))
+            return *disk;
         if (c < state_.counts.size())
             return state_.counts.get(c);
         auto r = reader_.refcount(c);
@@ -187,7 +187,7 @@ Result<SnapshotFix> SnapshotFixPlanner::run()
 
     // The old table's own reference goes (a refcount of 0 on a table the
     // check could not read was never counted: left as it is).
-    std::vector<uint64_t> freed;
+    FreedRuns freed(cs_);
     for (uint64_t c = old_first; c <= old_last; ++c) {
         uint64_t rc = on_disk(c);
         auto block = block_of(c);
@@ -196,11 +196,11 @@ Result<SnapshotFix> SnapshotFixPlanner::run()
         std::vector<uint8_t>& bytes = *TRY(refblocks.table(*block, cs_));
         refcount::set_entry(bytes, g_.refcount_order, c % g_.refblock_entries, rc - 1);
         if (rc == 1 && c * cs_ < image_.file().size())
-            freed.push_back(c);
+            freed.add(c);
     }
     refblocks.emit(plan, "refcount block (old snapshot table)");
     plan.flush("old snapshot table freed");
-    plan_discards(plan, std::move(freed), cs_, image_.file().size(), "old snapshot table");
+    plan_discards(plan, freed, cs_, image_.file().size(), "old snapshot table");
     return fix;
 }
 
@@ -208,10 +208,7 @@ Result<SnapshotFix> SnapshotFixPlanner::run()
 
 Result<SnapshotFix> plan_snapshot_table_fix(qcow2::Image& image, const check::CheckState& state)
 {
-    bool damaged = std::any_of(state.report.findings.begin(), state.report.findings.end(), [](const check::Finding& f) {
-        return f.kind == check::FindingKind::snapshot_table_damaged;
-    });
-    if (!damaged)
+    if (state.report.count(check::FindingKind::snapshot_table_damaged) == 0)
         return SnapshotFix{};
     SnapshotFixPlanner planner(image, state);
     return planner.run();

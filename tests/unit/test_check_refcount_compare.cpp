@@ -54,7 +54,7 @@ TEST_CASE("refcount-too-low: refcount 0 on a used cluster")
         CHECK(r.corruptions == 2);
         CHECK(r.leaks == 0);
         CHECK(state.on_disk_mismatches.size() == 1);
-        CHECK(state.on_disk_mismatches.at(base.l2 / cs) == 0);
+        CHECK(state.on_disk_mismatches.find(base.l2 / cs).value_or(~uint64_t{0}) == 0);
         CHECK(state.counts.get(base.l2 / cs) == 1);
     }
     SUBCASE("the header")
@@ -104,7 +104,7 @@ TEST_CASE("refcount-too-high: leaks")
         CHECK(r.corruptions == 0);
         CHECK(r.image_end_offset == leaked + cs);
         CHECK(state.counts.get(leaked / cs) == 0);
-        CHECK(state.on_disk_mismatches.at(leaked / cs) == 1);
+        CHECK(state.on_disk_mismatches.find(leaked / cs).value_or(~uint64_t{0}) == 1);
     }
     SUBCASE("a used data cluster with refcount 2 (and COPIED set)")
     {

@@ -5,6 +5,7 @@
 #include "fixtures/repair_fixture.hpp"
 #include "qcow2/l2_entry.hpp"
 #include "refcount/refcount_block.hpp"
+#include "repair/planner.hpp"
 #include "util/cursor.hpp"
 
 #include <doctest/doctest.h>
@@ -353,4 +354,102 @@ TEST_CASE("a crash after any write of an in-place repair adds no corruption")
             }
         }
     }
+}
+
+TEST_CASE("findings past the listed limit are still repaired and counted")
+{
+    // 40 leaked clusters and a data cluster whose refcount is 0 (a rebuild
+    // with -r all), found with only 5 findings kept in full.
+    Base base;
+    std::vector<uint64_t> leaked;
+    for (int i = 0; i < 40; ++i)
+        leaked.push_back(base.b.allocate_cluster());
+    auto leaky = base.b.bytes();
+    check::CheckOptions options;
+    options.listed_findings = 5;
+    for (RepairMode mode : {RepairMode::leaks, RepairMode::all}) {
+        CAPTURE(static_cast<int>(mode));
+        auto dev = std::make_shared<io::MemoryDevice>(leaky);
+        auto image = qcow2::Image::open(dev);
+        REQUIRE(image);
+        auto outcome = repair::plan_repair(**image, mode, options);
+        REQUIRE(outcome);
+        CHECK(outcome->before.leaks == 40);
+        CHECK(outcome->before.findings.size() == 5);
+        CHECK(outcome->before.unlisted == 35);
+        CHECK(outcome->leaks_fixed == 40);
+        CHECK(outcome->refused.empty());
+        // The 40 adjacent clusters go in one discard.
+        uint64_t discarded = 0;
+        for (const io::Step& s : outcome->plan.steps())
+            if (s.kind == io::Step::Kind::discard)
+                discarded += s.length;
+        CHECK(discarded == 40 * cs);
+        REQUIRE(io::execute(outcome->plan, *dev, nullptr));
+        CHECK(clean(check_bytes(dev->bytes())));
+        CHECK(guest_view(dev->bytes()) == guest_view(leaky));
+    }
+
+    base.b.set_refcount(base.data16 / cs, 0);
+    auto zero = base.b.bytes();
+    auto dev = std::make_shared<io::MemoryDevice>(zero);
+    auto image = qcow2::Image::open(dev);
+    REQUIRE(image);
+    auto outcome = repair::plan_repair(**image, RepairMode::all, options);
+    REQUIRE(outcome);
+    CHECK(outcome->rebuild);
+    CHECK(outcome->before.corruptions == 2); // refcount 0 and OFLAG_COPIED set
+    CHECK(outcome->before.unlisted == 37);
+    CHECK(outcome->leaks_fixed == 40);
+    CHECK(outcome->corruptions_fixed == 1);
+    REQUIRE(io::execute(outcome->plan, *dev, nullptr));
+    CHECK(clean(check_bytes(dev->bytes())));
+    CHECK(guest_view(dev->bytes()) == guest_view(zero));
+}
+
+TEST_CASE("an unrepairable problem past the listed limit still stops the repair from claiming success")
+{
+    // Reserved bits in two L2 entries (no repair mode fixes them); only the
+    // first is listed.
+    Base base;
+    auto bytes = base.b.bytes();
+    bytes[base.l2 + 0 * 8 + 7] |= 0x02;  // bit 1 of guest cluster 0's entry: reserved
+    bytes[base.l2 + 16 * 8 + 7] |= 0x02; // and of guest cluster 16's
+    check::CheckOptions options;
+    options.listed_findings = 1;
+    auto image = qcow2::Image::open(std::make_shared<io::MemoryDevice>(bytes));
+    REQUIRE(image);
+    auto outcome = repair::plan_repair(**image, RepairMode::all, options);
+    REQUIRE(outcome);
+    REQUIRE(outcome->before.count(check::FindingKind::l2_reserved_bits) == 2);
+    CHECK(outcome->before.unlisted_unrepairable == 1);
+    CHECK(has_refusal(*outcome, "which no repair mode fixes"));
+}
+
+TEST_CASE("freed runs: adjacent clusters merge, short closed runs are dropped, order does not matter")
+{
+    // 4 KiB clusters: a discard needs 16 of them (min_discard_bytes).
+    repair::FreedRuns freed(4096);
+    for (uint64_t c = 100; c < 120; ++c) // 20: kept
+        freed.add(c);
+    for (uint64_t c = 200; c < 205; ++c) // 5: dropped when the next run starts
+        freed.add(c);
+    freed.add(300);
+    for (uint64_t c = 301; c < 316; ++c) // with 300: 16, kept
+        freed.add(c);
+    freed.add(90); // out of order: its own run, merged with nothing
+    using Runs = std::vector<std::pair<uint64_t, uint64_t>>;
+    CHECK(freed.runs() == Runs{{90, 90}, {100, 119}, {300, 315}});
+    io::Plan plan;
+    repair::plan_discards(plan, freed, 4096, 1 << 30, "test");
+    std::vector<std::pair<uint64_t, uint64_t>> discards;
+    for (const io::Step& s : plan.steps())
+        if (s.kind == io::Step::Kind::discard)
+            discards.emplace_back(s.offset, s.length);
+    CHECK(discards == Runs{{100 * 4096, 20 * 4096}, {300 * 4096, 16 * 4096}});
+    // Clipped to the file.
+    io::Plan clipped;
+    repair::plan_discards(clipped, freed, 4096, 310 * 4096, "test");
+    REQUIRE(clipped.steps().size() == 1);
+    CHECK(clipped.steps()[0].offset == 100 * 4096);
 }

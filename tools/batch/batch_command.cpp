@@ -125,7 +125,7 @@ Outcome check_one(const std::string& path, bool repair)
         out.verdict = verdict_of(*report);
         out.corruptions = report->corruptions;
         out.leaks = report->leaks;
-        out.findings = report->findings.size();
+        out.findings = report->total_findings();
         if (repair && out.verdict == Verdict::leaks) {
             dev->reset(); // release the read lock before taking the write lock
             image->reset();

@@ -97,7 +97,7 @@ int check_main(int argc, char** argv)
     bool quiet = vm.count("quiet") > 0;
     if (output == "json") {
         if (!quiet)
-            fmt::print("{}\n", report_json({path, "qcow2"}, *report).dump(4));
+            print_json(report_json({path, "qcow2"}, *report), {{"findings", report->findings}});
     } else {
         print_findings_human(*report);
         if (!quiet)

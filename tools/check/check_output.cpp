@@ -43,6 +43,9 @@ void print_findings_human(const check::CheckReport& report)
         fmt::print(stderr, "{}{} [{}{}fix: {}]\n", prefix, f.message, where, where.empty() ? "" : "; ",
                    check::to_string(f.repair));
     }
+    if (report.unlisted)
+        fmt::print(stderr, "... and {} more findings, not listed (the counts below include them)\n",
+                   report.unlisted);
 }
 
 void print_summary_human(const check::CheckReport& r)
@@ -121,11 +124,42 @@ nlohmann::ordered_json report_json(const CheckSubject& subject, const check::Che
     j["filename"] = subject.filename;
     j["format"] = subject.format;
     put("fragmented-clusters", r.fragmented_clusters);
-    nlohmann::ordered_json findings = nlohmann::ordered_json::array();
-    for (const auto& f : r.findings)
-        findings.push_back(finding_json(f));
-    j["findings"] = std::move(findings);
+    put("findings-unlisted", r.unlisted);
     return j;
+}
+
+void print_json(const nlohmann::ordered_json& head, std::initializer_list<FindingsMember> arrays)
+{
+    std::string text = head.dump(4);
+    // "{\n    ...\n}" (or "{}" for an empty head): reopen it after the last member.
+    bool empty = text == "{}";
+    text.resize(empty ? 1 : text.size() - 2);
+    std::fputs(text.c_str(), stdout);
+    bool first_member = empty;
+    for (const FindingsMember& a : arrays) {
+        fmt::print("{}\n    {}: ", first_member ? "" : ",", nlohmann::ordered_json(a.key).dump());
+        first_member = false;
+        if (a.findings.empty()) {
+            std::fputs("[]", stdout);
+            continue;
+        }
+        std::fputs("[", stdout);
+        bool first = true;
+        for (const auto& f : a.findings) {
+            // Nested two levels deep: every line of its own dump(4) indented by 8.
+            std::string item = finding_json(f).dump(4);
+            std::string indented = "        ";
+            for (char c : item) {
+                indented += c;
+                if (c == '\n')
+                    indented += "        ";
+            }
+            fmt::print("{}\n{}", first ? "" : ",", indented);
+            first = false;
+        }
+        std::fputs("\n    ]", stdout);
+    }
+    std::fputs("\n}\n", stdout);
 }
 
 int check_exit_code(const check::CheckReport& r)

@@ -172,7 +172,7 @@ int repair_main(int argc, char** argv)
             j["dry-run"] = true;
             j["notes"] = outcome->notes;
             j["planned"] = plan_json(outcome->plan);
-            fmt::print("{}\n", j.dump(4));
+            print_json(j, {{"findings", outcome->before.findings}});
         }
         return check_exit_code(outcome->before);
     }
@@ -207,14 +207,12 @@ int repair_main(int argc, char** argv)
             j["before"] = {{"corruptions", outcome->before.corruptions},
                            {"leaks", outcome->before.leaks},
                            {"check-errors", outcome->before.check_errors}};
-            nlohmann::ordered_json before = nlohmann::ordered_json::array();
-            for (const auto& f : outcome->before.findings)
-                before.push_back(finding_json(f));
-            j["findings-before"] = std::move(before);
+            if (outcome->before.unlisted)
+                j["before"]["findings-unlisted"] = outcome->before.unlisted;
             j["refused"] = outcome->refused;
             j["notes"] = outcome->notes;
             j["rebuilt-refcounts"] = outcome->rebuild;
-            fmt::print("{}\n", j.dump(4));
+            print_json(j, {{"findings", after->findings}, {"findings-before", outcome->before.findings}});
         }
     } else {
         if (!quiet && (outcome->leaks_fixed || outcome->corruptions_fixed)) {
