@@ -107,4 +107,52 @@ rc=0
 assert_eq 1 "$rc" "--undo with a truncated undo file"
 soft_eq unchanged "$(cmp -s trunc-fixed.qcow2 trunc.qcow2 && echo unchanged || echo changed)" \
     "--undo with a truncated undo file: the image (all records must be read before the first write)"
+
+# An undo file only goes back onto the image its repair left: not onto
+# another image, not onto that image once changed since; nothing written.
+cp leak.qcow2 bound.qcow2
+rm -f bound.undo
+our_repair leaks bound.qcow2 --undo-file=bound.undo
+expect_rrc 0 "-r leaks --undo-file (bound)"
+# (copied.qcow2 differs from the repaired image in one L1 entry only.)
+cp copied.qcow2 stranger.qcow2
+printf 'some text\n' > stranger.txt
+for target in stranger.qcow2 stranger.txt; do
+    cp "$target" "$target.before"
+    rc=0
+    "$REPAIR" --undo bound.undo "$target" > /dev/null 2> stranger.err || rc=$?
+    assert_eq 1 "$rc" "--undo onto $target"
+    grep -q 'is not the image' stranger.err || fail "--undo onto $target: $(cat stranger.err)"
+    cmp -s "$target.before" "$target" || fail "--undo onto $target changed it"
+    pass
+done
+cp bound.qcow2 bound-fixed.qcow2
+VSIZE=$(qemu-img info --output=json bound.qcow2 | jq '."virtual-size"')
+qemu-io -c "write -P 0x77 $((VSIZE - 131072)) 128k" bound.qcow2 > /dev/null
+cp bound.qcow2 bound-written.qcow2
+rc=0
+"$REPAIR" --undo bound.undo bound.qcow2 > /dev/null 2> changed.err || rc=$?
+assert_eq 1 "$rc" "--undo onto the image written to since the repair"
+grep -q 'changed since the repair' changed.err || fail "--undo onto a changed image: $(cat changed.err)"
+cmp -s bound-written.qcow2 bound.qcow2 || fail "--undo onto a changed image changed it"
+qemu-io -c "read -P 0x77 $((VSIZE - 131072)) 128k" bound.qcow2 > /dev/null || fail "the data written since the repair is gone"
+pass
+# The unchanged repaired image still takes it.
+cp bound-fixed.qcow2 bound-again.qcow2
+"$REPAIR" --undo bound.undo bound-again.qcow2 > /dev/null 2>&1 || fail "--undo onto the image the repair left"
+cmp leak.qcow2 bound-again.qcow2 >&2 || fail "--undo did not give back the damaged image"
+pass
+
+# --undo takes no repair option: each refused, nothing written.
+for opt in --dry-run "-r leaks" --undo-file=x.undo "-f qcow2" -U --progress=json -p --output=json; do
+    cp bound-fixed.qcow2 opt.qcow2
+    rc=0
+    # shellcheck disable=SC2086 # opt may be two words
+    "$REPAIR" $opt --undo bound.undo opt.qcow2 > /dev/null 2> opt.err || rc=$?
+    assert_eq 1 "$rc" "--undo with $opt"
+    grep -q 'cannot be combined with' opt.err || fail "--undo with $opt: $(cat opt.err)"
+    cmp -s bound-fixed.qcow2 opt.qcow2 || fail "--undo with $opt changed the image"
+    [ ! -e x.undo ] || fail "--undo with --undo-file created it"
+    pass
+done
 finish

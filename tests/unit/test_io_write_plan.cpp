@@ -139,17 +139,22 @@ TEST_CASE("execute with an undo device saves the old bytes first, and apply_undo
     REQUIRE(image.bytes().size() == 72);
     CHECK(image.bytes() != original);
 
-    // The undo file: magic, original size, one record per write or discard.
+    // The undo file: magic, original size, one record per write or discard,
+    // completed, planned and final size.
     const auto& u = undo.bytes();
-    REQUIRE(u.size() >= 32);
-    CHECK(std::memcmp(u.data(), "imgmend-undo-v1\n", 16) == 0);
+    REQUIRE(u.size() >= 64);
+    CHECK(std::memcmp(u.data(), "imgmend-undo-v2\n", 16) == 0);
     CHECK(util::load_be64(u, 16) == 64u);
     CHECK(util::load_be64(u, 24) == 3u);
-    CHECK(undo.flushed_bytes() == u); // durable before the image is touched
-    // Record 0: offset 16, 8 old bytes.
-    CHECK(util::load_be64(u, 32) == 16u);
-    CHECK(util::load_be64(u, 40) == 8u);
-    CHECK(u[48] == original[16]);
+    CHECK(util::load_be64(u, 32) == 1u);
+    CHECK(util::load_be64(u, 40) == 72u);
+    CHECK(util::load_be64(u, 48) == 72u);
+    CHECK(undo.flushed_bytes() == u); // durable once the repair completed
+    // Record 0: offset 16, 8 old bytes, a write.
+    CHECK(util::load_be64(u, 64) == 16u);
+    CHECK(util::load_be64(u, 72) == 8u);
+    CHECK(util::load_be64(u, 80) == 1u);
+    CHECK(u[104] == original[16]);
 
     REQUIRE(io::apply_undo(undo, image));
     CHECK(image.bytes() == original); // size included
@@ -218,7 +223,7 @@ TEST_CASE("apply_undo refuses what is not a complete undo file, before writing a
     }
     SUBCASE("truncated at every length inside the records")
     {
-        for (size_t len = 32; len < undo.bytes().size(); ++len) {
+        for (size_t len = 64; len < undo.bytes().size(); ++len) {
             CAPTURE(len);
             io::MemoryDevice cut(std::vector<uint8_t>(undo.bytes().begin(), undo.bytes().begin() + static_cast<ptrdiff_t>(len)));
             auto r = io::apply_undo(cut, image);
@@ -260,4 +265,90 @@ TEST_CASE("an empty plan writes nothing but still flushes")
     CHECK(util::load_be64(undo.bytes(), 24) == 0u);
     REQUIRE(io::apply_undo(undo, dev));
     CHECK(dev.bytes() == counting(16));
+}
+
+TEST_CASE("apply_undo refuses an image other than the one the repair left, writing nothing")
+{
+    const auto original = counting(64, 5);
+    io::MemoryDevice image(original);
+    io::MemoryDevice undo;
+    REQUIRE(io::execute(sample_plan(), image, &undo));
+    const auto repaired = image.bytes();
+
+    SUBCASE("another image of the same size")
+    {
+        io::MemoryDevice other(counting(72, 9), "other");
+        const auto before = other.bytes();
+        auto r = io::apply_undo(undo, other);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == Errc::invalid_argument);
+        CHECK(r.error().message.find("other") != std::string::npos);
+        CHECK(other.bytes() == before);
+    }
+    SUBCASE("another image of another size")
+    {
+        io::MemoryDevice other(counting(4096, 1));
+        const auto before = other.bytes();
+        REQUIRE_FALSE(io::apply_undo(undo, other));
+        CHECK(other.bytes() == before);
+    }
+    SUBCASE("the image, written to since the repair where the repair wrote")
+    {
+        io::MemoryDevice changed(repaired);
+        REQUIRE(changed.write(18, filled(1, 0x01)));
+        const auto before = changed.bytes();
+        auto r = io::apply_undo(undo, changed);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.find("0x10") != std::string::npos); // the region at offset 16
+        CHECK(changed.bytes() == before);
+    }
+    SUBCASE("the image, written to since the repair elsewhere in its first MiB")
+    {
+        io::MemoryDevice changed(repaired);
+        REQUIRE(changed.write(2, filled(1, 0x01)));
+        const auto before = changed.bytes();
+        auto r = io::apply_undo(undo, changed);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.find("first MiB") != std::string::npos);
+        CHECK(changed.bytes() == before);
+    }
+    SUBCASE("the image, grown since the repair")
+    {
+        io::MemoryDevice grown(repaired);
+        REQUIRE(grown.write(100, filled(4, 0x01)));
+        const auto before = grown.bytes();
+        REQUIRE_FALSE(io::apply_undo(undo, grown));
+        CHECK(grown.bytes() == before);
+    }
+    SUBCASE("an undo file of the older format")
+    {
+        auto old = undo.bytes();
+        std::memcpy(old.data(), "imgmend-undo-v1\n", 16);
+        io::MemoryDevice v1(old);
+        io::MemoryDevice img(repaired);
+        auto r = io::apply_undo(v1, img);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == Errc::unsupported_feature);
+        CHECK(img.bytes() == repaired);
+    }
+}
+
+TEST_CASE("after an interrupted repair, apply_undo still restores, but only that image")
+{
+    const auto original = counting(64, 3);
+    for (size_t n = 1; n <= 3; ++n) {
+        CAPTURE(n);
+        io::MemoryDevice img(original);
+        img.crash_after_write(n);
+        io::MemoryDevice u;
+        REQUIRE_FALSE(io::execute(sample_plan(), img, &u));
+        CHECK(util::load_be64(u.bytes(), 32) == 0u); // not completed
+        io::MemoryDevice after(img.bytes());
+        REQUIRE(io::apply_undo(u, after));
+        CHECK(after.bytes() == original);
+        io::MemoryDevice other(counting(64, 11));
+        const auto before = other.bytes();
+        REQUIRE_FALSE(io::apply_undo(u, other));
+        CHECK(other.bytes() == before);
+    }
 }

@@ -93,14 +93,25 @@ int repair_main(int argc, char** argv)
         ("dry-run", "print every planned write and change nothing")
         ("undo-file", po::value<std::string>(), "save the bytes about to be overwritten to FILE first")
         ("undo", po::value<std::string>(), "restore IMAGE from an undo file")
-        ("quiet,q", "print nothing but errors");
+        ("quiet,q", "print nothing on stdout (findings and errors still go to stderr)");
     parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
     const std::string path = vm["image"].as<std::string>();
-    if (vm.count("undo"))
+    if (vm.count("undo")) {
+        // An undo writes: nothing that would make it look like a dry run,
+        // a repair or another format may go with it unnoticed.
+        const std::pair<const char*, const char*> others[] = {
+            {"repair", "-r"},       {"dry-run", "--dry-run"},    {"undo-file", "--undo-file"}, {"format", "-f"},
+            {"force-share", "-U"},  {"progress", "--progress"},  {"-p", "-p"}};
+        for (const auto& [key, shown] : others)
+            if (vm.count(key))
+                return fail_with(tool, fmt::format("--undo cannot be combined with {}", shown));
+        if (!vm["output"].defaulted())
+            return fail_with(tool, "--undo cannot be combined with --output");
         return undo(vm["undo"].as<std::string>(), path);
+    }
     if (!vm.count("repair"))
         return fail_with(tool, "-r leaks or -r all is required (try 'imgmend-repair --help')");
     std::string mode_name = vm["repair"].as<std::string>();
