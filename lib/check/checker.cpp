@@ -62,6 +62,13 @@ Result<CheckState> Checker::run()
     TRY(check_copied_flags(l2_flags_known_good ? CopiedScope::l1_only : CopiedScope::l1_and_l2));
     std::sort(conflicts_.begin(), conflicts_.end());
     conflicts_.erase(std::unique(conflicts_.begin(), conflicts_.end()), conflicts_.end());
+    // Repair leaves a cluster whose users contradict each other alone, so
+    // its refcount findings name no repair.
+    if (!conflicts_.empty())
+        for (Finding& f : report_.findings)
+            if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
+                std::binary_search(conflicts_.begin(), conflicts_.end(), *f.cluster))
+                f.repair = Repair::none;
     attribute_owners();
     add_warnings();
     if (options_.verify_compressed == VerifyCompressed::yes)

@@ -162,6 +162,9 @@ Result<RepairOutcome> Planner::run()
         }
         if (f.severity == check::Severity::warning || f.repair != check::Repair::none)
             continue;
+        if ((f.kind == FindingKind::refcount_too_low || f.kind == FindingKind::refcount_too_high) && f.cluster &&
+            conflict(*f.cluster))
+            continue; // said below, with the cluster's users
         left_alone_ = true;
         out_.refused.push_back(fmt::format("left alone: {} (the right fix is not certain)", f.message));
     }
