@@ -86,6 +86,35 @@ Result<CheckState> Checker::run()
     return state;
 }
 
+void Checker::note_beyond_end(uint64_t first, uint64_t last)
+{
+    auto& ranges = references_beyond_end_;
+    // Runs of such references (a truncated file) extend the last range.
+    bool touches = !ranges.empty() && (ranges.back().second == ~uint64_t{0} || first <= ranges.back().second + 1) &&
+                   last + 1 >= ranges.back().first;
+    if (touches) {
+        ranges.back().first = std::min(ranges.back().first, first);
+        ranges.back().second = std::max(ranges.back().second, last);
+        return;
+    }
+    ranges.emplace_back(first, last);
+    // Scattered ones (a hostile image can have one per L2 entry): past a
+    // bound, adjacent ranges merge, gaps included. Repair only ever avoids
+    // these clusters, so a coarser list stays safe.
+    constexpr size_t max_ranges = 1 << 16;
+    if (ranges.size() <= max_ranges)
+        return;
+    std::sort(ranges.begin(), ranges.end());
+    size_t out = 0;
+    for (size_t i = 0; i < ranges.size(); i += 2) {
+        ranges[out] = ranges[i];
+        if (i + 1 < ranges.size())
+            ranges[out].second = std::max(ranges[out].second, ranges[i + 1].second);
+        ++out;
+    }
+    ranges.resize(out);
+}
+
 void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
 {
     const uint64_t cs = geometry_.cluster_size;
@@ -94,7 +123,7 @@ void Checker::count_reference(uint64_t offset, uint64_t size, const Role& role)
     auto end = util::checked_add(offset, size);
     if (!end || (*end > file_size_ && *end - file_size_ >= cs)) {
         uint64_t last = end ? (*end - 1) / cs : ~uint64_t{0} / cs;
-        references_beyond_end_.emplace_back(offset / cs, last);
+        note_beyond_end(offset / cs, last);
         Finding f{FindingKind::beyond_end_of_file, Severity::corruption, Repair::none,
                   fmt::format("ERROR: counting reference for region exceeding the end of the file by one cluster or "
                               "more: offset 0x{:x} size 0x{:x}",

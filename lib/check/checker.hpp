@@ -51,7 +51,8 @@ private:
     ClusterBits disagrees_{0}; // in mismatches_ or unreadable_ (sized by compare_refcounts)
     std::vector<uint64_t> unreadable_;
     std::vector<uint64_t> conflicts_;
-    std::vector<std::pair<uint64_t, uint64_t>> references_beyond_end_;
+    std::vector<std::pair<uint64_t, uint64_t>> references_beyond_end_; // bounded, see note_beyond_end
+    void note_beyond_end(uint64_t first, uint64_t last);
     bool rebuild_needed_ = false;
     uint64_t cached_block_offset_ = 0;
     std::vector<uint8_t> cached_block_;

@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace imgmend;
 using check::FindingKind;
 using check::Repair;
@@ -636,4 +638,40 @@ TEST_CASE("bitmap-in-use is a warning")
     CHECK(f.host_offset == placed[0].entry_offset);
     CHECK(r.corruptions + r.leaks + r.check_errors == 0);
     CHECK(r.warnings() == 1);
+}
+
+TEST_CASE("references past the end of the file: runs merge, scattered ones stay bounded and all covered")
+{
+    test::BuilderOptions o;
+    o.cluster_bits = 12;
+    o.size = 320ull << 20;
+    test::Qcow2Builder b(o);
+    const uint64_t c4k = 4096, far = 1ull << 30;
+    SUBCASE("a run (a truncated file): one range")
+    {
+        for (uint64_t g = 0; g < 1000; ++g)
+            b.set_l2_entry(g, far + g * c4k);
+        auto state = analyse(b.bytes());
+        CHECK(state.report.count(FindingKind::beyond_end_of_file) == 1000);
+        REQUIRE(state.references_beyond_end.size() == 1);
+        CHECK(state.references_beyond_end[0] == std::pair<uint64_t, uint64_t>{far / c4k, far / c4k + 999});
+    }
+    SUBCASE("70,000 scattered: at most 65,536 ranges, every pointed cluster inside one")
+    {
+        const uint64_t n = 70000;
+        for (uint64_t g = 0; g < n; ++g)
+            b.set_l2_entry(g, far + 2 * g * c4k); // a gap between each
+        auto state = analyse(b.bytes());
+        CHECK(state.report.count(FindingKind::beyond_end_of_file) == n);
+        const auto& ranges = state.references_beyond_end;
+        CHECK(ranges.size() <= 65536);
+        auto sorted = ranges;
+        std::sort(sorted.begin(), sorted.end());
+        for (uint64_t g = 0; g < n; g += 997) {
+            uint64_t c = (far + 2 * g * c4k) / c4k;
+            auto it = std::upper_bound(sorted.begin(), sorted.end(), std::pair<uint64_t, uint64_t>{c, ~uint64_t{0}});
+            REQUIRE(it != sorted.begin());
+            CHECK(std::prev(it)->second >= c);
+        }
+    }
 }
