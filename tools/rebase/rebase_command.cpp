@@ -21,10 +21,14 @@ int rebase_main(int argc, char** argv)
     OptionParser parser(tool, "[-f FMT] -b BACKING [-F FMT | -B FMT] [-u] [-c] [-p|--progress=json] [-q] [-U] IMAGE",
                         "Move a qcow2 overlay onto a new backing file (\"\" flattens it) without changing what the "
                         "guest reads.");
-    parser.add_image_options();
+    // Not add_image_options(): the overlay can only be qcow2, and -U leaves
+    // the overlay's write lock in place.
     parser.options().add_options()
+        ("format,f", po::value<std::string>(), "the overlay's format: must be qcow2 (probed when absent)")
+        ("force-share,U", "open the backing files without locks (the overlay is always locked)")
         ("backing,b", po::value<std::string>(), "the new backing file, as it will be stored (\"\": none)")
-        ("backing-format,F", po::value<std::string>(), "format of the new backing file (required with -b)")
+        ("backing-format,F", po::value<std::string>(),
+         "format of the new backing file, qcow2 or raw (required unless -b \"\")")
         (",B", po::value<std::string>(), "same as -F")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
         ("compress,c", "write copied clusters compressed")
