@@ -172,6 +172,27 @@ assert_eq 1 "$RC" "exit status with a missing path"
 grep -q 'no-such-dir' missing.err || fail "a missing path is not named: $(cat missing.err)"
 pass
 
+# A file named on the command line must be a qcow2 image: a text file or a
+# raw image is an error (one line naming it, exit 1), the other paths are
+# still checked. A folder without any qcow2 image is only a warning.
+for f in tree/fake.qcow2 tree/disk.raw; do
+    RC=0; "$BIN/imgmend-batch" "$f" tree/clean.qcow2 > named.out 2> named.err || RC=$?
+    assert_eq 1 "$RC" "exit status for $f named on the command line"
+    assert_eq "imgmend-batch: error: $f: not a qcow2 image" "$(cat named.err)" "stderr for $f named on the command line"
+    grep -q '^tree/clean.qcow2: clean ' named.out || fail "the image named after $f was not checked: $(cat named.out)"
+    pass
+done
+mkdir -p empty/sub
+cp tree/disk.raw empty/sub/
+RC=0; "$BIN/imgmend-batch" empty > empty.out 2> empty.err || RC=$?
+assert_eq 0 "$RC" "exit status for a folder without images"
+assert_eq "imgmend-batch: warning: empty: no qcow2 image in this folder" "$(cat empty.err)" "stderr for a folder without images"
+assert_eq "0 images checked" "$(cat empty.out)" "stdout for a folder without images"
+RC=0; "$BIN/imgmend-batch" --output=jsonl empty tree/clean.qcow2 > empty.jsonl 2> empty.err || RC=$?
+assert_eq 0 "$RC" "exit status for an empty folder and a clean image"
+grep -q 'warning: empty: ' empty.err || fail "no warning for the empty folder next to an image: $(cat empty.err)"
+pass
+
 # --repair-leaks: only the leaking image changes, and then checks clean.
 mkdir keep
 cp tree/clean.qcow2 keep/clean.qcow2.before

@@ -186,6 +186,8 @@ int batch_main(int argc, char** argv)
     FoundImages found = find_qcow2_images(vm["image"].as<std::vector<std::string>>());
     for (const auto& e : found.errors)
         print_error(tool, e);
+    for (const auto& w : found.warnings)
+        print_warning(tool, w);
 
     std::vector<Outcome> outcomes(found.images.size());
     std::atomic<size_t> next{0};

@@ -11,7 +11,8 @@ namespace imgmend::tools {
 
 struct FoundImages {
     std::vector<std::string> images;
-    std::vector<std::string> errors; // unreadable paths, one message each
+    std::vector<std::string> errors;   // unreadable paths and named files that are not qcow2
+    std::vector<std::string> warnings; // folders without any qcow2 image
 };
 
 FoundImages find_qcow2_images(const std::vector<std::string>& paths);
