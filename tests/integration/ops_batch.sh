@@ -193,6 +193,16 @@ assert_eq 0 "$RC" "exit status for an empty folder and a clean image"
 grep -q 'warning: empty: ' empty.err || fail "no warning for the empty folder next to an image: $(cat empty.err)"
 pass
 
+# --jobs outside 1..1024 is refused before anything is checked (-1 once
+# wrapped to a huge unsigned number, 0 was taken as 1).
+for j in -1 0 1025 4294967297; do
+    expect_fail "--jobs must be between 1 and 1024" "$BIN/imgmend-batch" -j "$j" tree/clean.qcow2
+    assert_eq 1 "$(grep -c . fail.err)" "lines on stderr for -j $j"
+    [ ! -s fail.out ] || fail "-j $j checked something: $(cat fail.out)"
+done
+RC=0; "$BIN/imgmend-batch" -j 1024 tree/clean.qcow2 > /dev/null 2>&1 || RC=$?
+assert_eq 0 "$RC" "exit status with -j 1024"
+
 # --repair-leaks: only the leaking image changes, and then checks clean.
 mkdir keep
 cp tree/clean.qcow2 keep/clean.qcow2.before
