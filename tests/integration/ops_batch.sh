@@ -193,6 +193,21 @@ assert_eq 0 "$RC" "exit status for an empty folder and a clean image"
 grep -q 'warning: empty: ' empty.err || fail "no warning for the empty folder next to an image: $(cat empty.err)"
 pass
 
+# Symbolic links given on the command line are followed (as find -H), to an
+# image and to a folder, under the name given; links inside are not. The
+# man page says so.
+ln -s tree/clean.qcow2 clean-link.qcow2
+ln -s tree/sub sub-link
+RC=0; "$BIN/imgmend-batch" clean-link.qcow2 sub-link > links.out 2> links.err || RC=$?
+assert_eq 2 "$RC" "exit status for links to clean.qcow2 and to tree/sub (corrupt.qcow2)"
+assert_eq "clean-link.qcow2: clean|sub-link/deep/corrupt.qcow2: corrupt|sub-link/leak.qcow2: leaks" \
+    "$(cut -d' ' -f1-2 links.out | grep '^[cs]' | sort | tr '\n' '|' | sed 's/|$//')" "images reached through command-line links"
+PAGE="$IMGMEND_SOURCE_DIR/man/imgmend-batch.1.scd"
+grep -q 'find -H' "$PAGE" || fail "imgmend-batch(1) does not say that command-line links are followed (find -H)"
+grep -qi 'links are never followed' "$PAGE" && ! grep -qi 'links met inside a folder are never' "$PAGE" &&
+    fail "imgmend-batch(1) says links are never followed"
+pass
+
 # --jobs outside 1..1024 is refused before anything is checked (-1 once
 # wrapped to a huge unsigned number, 0 was taken as 1).
 for j in -1 0 1025 4294967297; do
