@@ -208,6 +208,32 @@ grep -qi 'links are never followed' "$PAGE" && ! grep -qi 'links met inside a fo
     fail "imgmend-batch(1) says links are never followed"
 pass
 
+# Lines come in the sorted order of the paths, in both outputs, whatever
+# the jobs' timing: the first image is slow (its leak is repaired, with
+# flushes), the others are empty and quick.
+mkdir order
+qemu-img create -q -f qcow2 order/a-leak.qcow2 4M
+qemu-io -c 'write -P 1 0 64k' -c 'write -P 2 1M 64k' order/a-leak.qcow2 > /dev/null
+"$POKE" order/a-leak.qcow2 l2 0x100000 0 || fail "poke order/a-leak.qcow2"
+cp order/a-leak.qcow2 a-leak.orig
+for n in b c d e f g h; do qemu-img create -q -f qcow2 "order/$n.qcow2" 1M; done
+SORTED=$(printf '%s ' order/*.qcow2)
+for out in human jsonl; do
+    for jobs in 2 4; do
+        cp a-leak.orig order/a-leak.qcow2
+        "$BIN/imgmend-batch" --output=$out -j $jobs --repair-leaks order > order.$out 2> order.err ||
+            fail "imgmend-batch --output=$out -j $jobs order: $(cat order.err)"
+        if [ $out = human ]; then
+            paths=$(grep -v 'images checked' order.$out | sed 's/: .*//' | tr '\n' ' ')
+        else
+            paths=$(grep -v '"summary"' order.$out | jq -r .path | tr '\n' ' ')
+        fi
+        assert_eq "$SORTED" "$paths" "order of the --output=$out -j $jobs lines"
+    done
+done
+grep -q '^order/a-leak.qcow2: clean .*1 leaks repaired' order.human || fail "a-leak.qcow2 was not repaired: $(cat order.human)"
+pass
+
 # --jobs outside 1..1024 is refused before anything is checked (-1 once
 # wrapped to a huge unsigned number, 0 was taken as 1).
 for j in -1 0 1025 4294967297; do

@@ -196,14 +196,22 @@ int batch_main(int argc, char** argv)
     for (const auto& w : found.warnings)
         print_warning(tool, w);
 
+    // Lines come out in the sorted order of the images whatever the jobs'
+    // timing: an outcome waits until those before it are printed, and each
+    // is printed as soon as it can be (a cron log still grows as it goes).
     std::vector<Outcome> outcomes(found.images.size());
+    std::vector<bool> checked(found.images.size(), false);
+    size_t next_to_print = 0;
     std::atomic<size_t> next{0};
     std::mutex print_lock;
     auto worker = [&] {
         for (size_t i; (i = next++) < found.images.size();) {
-            outcomes[i] = check_one(found.images[i], repair);
+            Outcome outcome = check_one(found.images[i], repair);
             std::lock_guard<std::mutex> guard(print_lock);
-            print_outcome(outcomes[i], jsonl);
+            outcomes[i] = std::move(outcome);
+            checked[i] = true;
+            for (; next_to_print < outcomes.size() && checked[next_to_print]; ++next_to_print)
+                print_outcome(outcomes[next_to_print], jsonl);
         }
     };
     std::vector<std::thread> threads;
