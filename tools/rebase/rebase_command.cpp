@@ -29,7 +29,7 @@ int rebase_main(int argc, char** argv)
         ("backing,b", po::value<std::string>(), "the new backing file, as it will be stored (\"\": none)")
         ("backing-format,F", po::value<std::string>(),
          "format of the new backing file, qcow2 or raw (required unless -b \"\")")
-        (",B", po::value<std::string>(), "same as -F")
+        (",B", po::value<std::string>(), "same as -F (with both, they must agree)")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
         ("compress,c", "write copied clusters compressed")
         ("quiet,q", "print nothing but errors");
@@ -43,13 +43,17 @@ int rebase_main(int argc, char** argv)
 
     rebase::RebaseOptions options;
     options.backing = vm["backing"].as<std::string>();
-    std::string fmt_name = vm.count("backing-format") ? vm["backing-format"].as<std::string>()
-                           : vm.count("-B")           ? vm["-B"].as<std::string>()
-                                                      : "";
-    if (!fmt_name.empty()) {
-        auto f = formats::parse_format(fmt_name);
+    // -B is our synonym of -F (qemu-img rebase has no -B): both may be
+    // given, but not naming two formats.
+    for (const char* key : {"backing-format", "-B"}) {
+        if (!vm.count(key) || vm[key].as<std::string>().empty())
+            continue;
+        auto f = formats::parse_format(vm[key].as<std::string>());
         if (!f)
             return fail_with(tool, f.error().message);
+        if (options.backing_format && *options.backing_format != *f)
+            return usage_error(tool, fmt::format("-F {} and -B {} name different backing formats (-B is the same as -F)",
+                                                 vm["backing-format"].as<std::string>(), vm["-B"].as<std::string>()));
         options.backing_format = *f;
     }
     options.mode = vm.count("unsafe") ? rebase::Mode::unsafe : rebase::Mode::safe;
