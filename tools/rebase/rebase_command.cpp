@@ -31,7 +31,7 @@ int rebase_main(int argc, char** argv)
          "format of the new backing file, qcow2 or raw (required unless -b \"\")")
         (",B", po::value<std::string>(), "same as -F (with both, they must agree)")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
-        ("compress,c", "write copied clusters compressed")
+        ("compress,c", "write copied clusters compressed (not with -u)")
         ("quiet,q", "print nothing but errors");
     parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
@@ -56,6 +56,9 @@ int rebase_main(int argc, char** argv)
                                                  vm["backing-format"].as<std::string>(), vm["-B"].as<std::string>()));
         options.backing_format = *f;
     }
+    // Unsafe mode copies nothing, so there would be nothing to compress.
+    if (vm.count("unsafe") && vm.count("compress"))
+        return usage_error(tool, "-c cannot be used with -u: an unsafe rebase copies no data to compress");
     options.mode = vm.count("unsafe") ? rebase::Mode::unsafe : rebase::Mode::safe;
     options.compress = vm.count("compress") ? rebase::Compress::yes : rebase::Compress::no;
     options.backing_lock = vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read;
