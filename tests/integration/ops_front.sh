@@ -135,4 +135,18 @@ bad_option imgmend-repair -r everything img.qcow2
 bad_option imgmend-rebase img.qcow2
 bad_option imgmend-batch --jobs=many .
 bad_option imgmend-map --progress=xyz img.qcow2
+
+# Options that contradict each other are refused, one line on stderr, the
+# usage exit status (1), nothing on stdout.
+conflict() { # TEXT TOOL ARGS...
+    local text=$1 tool=$2
+    shift 2
+    expect_fail "$text" "$BIN/$tool" "$@"
+    assert_eq 1 "$(grep -c . fail.err)" "lines on stderr of $tool $*"
+    [ ! -s fail.out ] || fail "$tool $* printed on stdout: $(head -3 fail.out)"
+    rc=0; "$BIN/$tool" "$@" > /dev/null 2>&1 || rc=$?
+    assert_eq 1 "$rc" "exit status of $tool $*"
+}
+conflict "--totals cannot be used with --output=svg" imgmend-map --totals --output=svg img.qcow2
+conflict "--totals cannot be used with --output=joint" imgmend-map --output=joint --totals img.qcow2
 finish
