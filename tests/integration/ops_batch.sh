@@ -172,6 +172,78 @@ assert_eq 1 "$RC" "exit status with a missing path"
 grep -q 'no-such-dir' missing.err || fail "a missing path is not named: $(cat missing.err)"
 pass
 
+# A file named on the command line must be a qcow2 image: a text file or a
+# raw image is an error (one line naming it, exit 1), the other paths are
+# still checked. A folder without any qcow2 image is only a warning.
+for f in tree/fake.qcow2 tree/disk.raw; do
+    RC=0; "$BIN/imgmend-batch" "$f" tree/clean.qcow2 > named.out 2> named.err || RC=$?
+    assert_eq 1 "$RC" "exit status for $f named on the command line"
+    assert_eq "imgmend-batch: error: $f: not a qcow2 image" "$(cat named.err)" "stderr for $f named on the command line"
+    grep -q '^tree/clean.qcow2: clean ' named.out || fail "the image named after $f was not checked: $(cat named.out)"
+    pass
+done
+mkdir -p empty/sub
+cp tree/disk.raw empty/sub/
+RC=0; "$BIN/imgmend-batch" empty > empty.out 2> empty.err || RC=$?
+assert_eq 0 "$RC" "exit status for a folder without images"
+assert_eq "imgmend-batch: warning: empty: no qcow2 image in this folder" "$(cat empty.err)" "stderr for a folder without images"
+assert_eq "0 images checked" "$(cat empty.out)" "stdout for a folder without images"
+RC=0; "$BIN/imgmend-batch" --output=jsonl empty tree/clean.qcow2 > empty.jsonl 2> empty.err || RC=$?
+assert_eq 0 "$RC" "exit status for an empty folder and a clean image"
+grep -q 'warning: empty: ' empty.err || fail "no warning for the empty folder next to an image: $(cat empty.err)"
+pass
+
+# Symbolic links given on the command line are followed (as find -H), to an
+# image and to a folder, under the name given; links inside are not. The
+# man page says so.
+ln -s tree/clean.qcow2 clean-link.qcow2
+ln -s tree/sub sub-link
+RC=0; "$BIN/imgmend-batch" clean-link.qcow2 sub-link > links.out 2> links.err || RC=$?
+assert_eq 2 "$RC" "exit status for links to clean.qcow2 and to tree/sub (corrupt.qcow2)"
+assert_eq "clean-link.qcow2: clean|sub-link/deep/corrupt.qcow2: corrupt|sub-link/leak.qcow2: leaks" \
+    "$(cut -d' ' -f1-2 links.out | grep '^[cs]' | sort | tr '\n' '|' | sed 's/|$//')" "images reached through command-line links"
+PAGE="$IMGMEND_SOURCE_DIR/man/imgmend-batch.1.scd"
+grep -q 'find -H' "$PAGE" || fail "imgmend-batch(1) does not say that command-line links are followed (find -H)"
+grep -qi 'links are never followed' "$PAGE" && ! grep -qi 'links met inside a folder are never' "$PAGE" &&
+    fail "imgmend-batch(1) says links are never followed"
+pass
+
+# Lines come in the sorted order of the paths, in both outputs, whatever
+# the jobs' timing: the first image is slow (its leak is repaired, with
+# flushes), the others are empty and quick.
+mkdir order
+qemu-img create -q -f qcow2 order/a-leak.qcow2 4M
+qemu-io -c 'write -P 1 0 64k' -c 'write -P 2 1M 64k' order/a-leak.qcow2 > /dev/null
+"$POKE" order/a-leak.qcow2 l2 0x100000 0 || fail "poke order/a-leak.qcow2"
+cp order/a-leak.qcow2 a-leak.orig
+for n in b c d e f g h; do qemu-img create -q -f qcow2 "order/$n.qcow2" 1M; done
+SORTED=$(printf '%s ' order/*.qcow2)
+for out in human jsonl; do
+    for jobs in 2 4; do
+        cp a-leak.orig order/a-leak.qcow2
+        "$BIN/imgmend-batch" --output=$out -j $jobs --repair-leaks order > order.$out 2> order.err ||
+            fail "imgmend-batch --output=$out -j $jobs order: $(cat order.err)"
+        if [ $out = human ]; then
+            paths=$(grep -v 'images checked' order.$out | sed 's/: .*//' | tr '\n' ' ')
+        else
+            paths=$(grep -v '"summary"' order.$out | jq -r .path | tr '\n' ' ')
+        fi
+        assert_eq "$SORTED" "$paths" "order of the --output=$out -j $jobs lines"
+    done
+done
+grep -q '^order/a-leak.qcow2: clean .*1 leaks repaired' order.human || fail "a-leak.qcow2 was not repaired: $(cat order.human)"
+pass
+
+# --jobs outside 1..1024 is refused before anything is checked (-1 once
+# wrapped to a huge unsigned number, 0 was taken as 1).
+for j in -1 0 1025 4294967297; do
+    expect_fail "--jobs must be between 1 and 1024" "$BIN/imgmend-batch" -j "$j" tree/clean.qcow2
+    assert_eq 1 "$(grep -c . fail.err)" "lines on stderr for -j $j"
+    [ ! -s fail.out ] || fail "-j $j checked something: $(cat fail.out)"
+done
+RC=0; "$BIN/imgmend-batch" -j 1024 tree/clean.qcow2 > /dev/null 2>&1 || RC=$?
+assert_eq 0 "$RC" "exit status with -j 1024"
+
 # --repair-leaks: only the leaking image changes, and then checks clean.
 mkdir keep
 cp tree/clean.qcow2 keep/clean.qcow2.before

@@ -85,6 +85,26 @@ for h in help --help -h; do
     pass
 done
 
+# imgmend help COMMAND (and --help COMMAND, -h COMMAND), as git: that
+# command's --help, exit 0; an unknown command after help is an error.
+for h in help --help -h; do
+    for c in "${COMMANDS[@]}"; do
+        rc=0
+        "$BIN/imgmend" "$h" "$c" > help.out 2> help.err || rc=$?
+        assert_eq 0 "$rc" "imgmend $h $c exit status"
+        "$BIN/imgmend-$c" --help > tool-help.out
+        diff -u tool-help.out help.out >&2 || fail "imgmend $h $c is not imgmend-$c --help"
+        [ ! -s help.err ] || fail "imgmend $h $c wrote to stderr: $(cat help.err)"
+        pass
+    done
+done
+expect_fail "imgmend: error: unknown command 'frobnicate'" "$BIN/imgmend" help frobnicate
+[ ! -s fail.out ] || fail "imgmend help frobnicate printed on stdout: $(cat fail.out)"
+pass
+"$BIN/imgmend" help help > help.out || fail "imgmend help help"
+grep -qE "^  check +[a-z]" help.out || fail "imgmend help help does not list the commands: $(cat help.out)"
+pass
+
 # --version prints the meson project version.
 VERSION=$(jq -r .version "$BUILD/meson-info/intro-projectinfo.json")
 [ -n "$VERSION" ] && [ "$VERSION" != null ] || fail "no project version in $BUILD/meson-info"
@@ -135,4 +155,18 @@ bad_option imgmend-repair -r everything img.qcow2
 bad_option imgmend-rebase img.qcow2
 bad_option imgmend-batch --jobs=many .
 bad_option imgmend-map --progress=xyz img.qcow2
+
+# Options that contradict each other are refused, one line on stderr, the
+# usage exit status (1), nothing on stdout.
+conflict() { # TEXT TOOL ARGS...
+    local text=$1 tool=$2
+    shift 2
+    expect_fail "$text" "$BIN/$tool" "$@"
+    assert_eq 1 "$(grep -c . fail.err)" "lines on stderr of $tool $*"
+    [ ! -s fail.out ] || fail "$tool $* printed on stdout: $(head -3 fail.out)"
+    rc=0; "$BIN/$tool" "$@" > /dev/null 2>&1 || rc=$?
+    assert_eq 1 "$rc" "exit status of $tool $*"
+}
+conflict "--totals cannot be used with --output=svg" imgmend-map --totals --output=svg img.qcow2
+conflict "--totals cannot be used with --output=joint" imgmend-map --output=joint --totals img.qcow2
 finish

@@ -72,6 +72,36 @@ for t in "${TOOLS[@]}"; do
     pass
 done
 
+# Lists and examples come out one item a line: scdoc joins consecutive
+# source lines into one paragraph unless each item is an indented entry or
+# the lines sit in a ``` block.
+# scd_section NAME SCD / man_section NAME TEXT: a section's lines, heading
+# excluded, in the scdoc source / in the rendered text.
+scd_section() { awk -v h="# $1" '$0 == h { on = 1; next } /^# / { on = 0 } on' "$2"; }
+man_section() { awk -v h="$1" '$0 == h { on = 1; next } /^[A-Z]/ { on = 0 } on' "$2"; }
+for t in "${TOOLS[@]}"; do
+    # man/imgmend-repair.1.scd is being rewritten on another branch; its
+    # EXIT STATUS and EXAMPLES are still prose.
+    [ "$t" != imgmend-repair ] || continue
+    scd="$SRC/man/$t.1.scd"
+    codes=$(scd_section "EXIT STATUS" "$scd" | grep -oE '\*[0-9]+\*' | tr -d '*' | sort -un)
+    [ -n "$codes" ] || fail "$t.1.scd: no exit code (*N*) in EXIT STATUS"
+    man_section "EXIT STATUS" "$t.txt" > "$t.exit"
+    for c in $codes; do
+        grep -qE "^ +$c( |\$)" "$t.exit" || fail "$t.1: exit code $c does not start a line: $(cat "$t.exit")"
+        pass
+    done
+    # Example commands: the tab-indented lines and those in ``` blocks.
+    scd_section EXAMPLES "$scd" | awk '/^```/ { lit = !lit; next } lit || /^\t/' |
+        sed -E 's/\\([*_])/\1/g; s/^[[:space:]]+//' > "$t.examples"
+    [ -s "$t.examples" ] || fail "$t.1.scd: no example command"
+    man_section EXAMPLES "$t.txt" | sed -E 's/^[[:space:]]+//' > "$t.rendered-examples"
+    while IFS= read -r ex; do
+        grep -qxF -- "$ex" "$t.rendered-examples" || fail "$t.1: example not on a line of its own: $ex"
+        pass
+    done < "$t.examples"
+done
+
 # Bash completion: the file and a link per tool; it registers and completes.
 COMP="$DATADIR/bash-completion/completions/imgmend"
 [ -f "$COMP" ] || fail "no bash completion at $COMP"

@@ -39,6 +39,26 @@ done
 documented --no-such-option "$IMGMEND_SOURCE_DIR/man/imgmend-map.1.scd" && fail "documented() finds anything"
 pass
 
+# The formats -f accepts: the same names (qcow2, raw) in the -f entry of
+# --help and of the man page (imgmend-rebase takes qcow2 overlays only).
+# help_entry OPTION FILE / page_entry OPTION FILE: the text of an option's
+# entry in --help (boost's "  -f [ --format ] arg  ..." and its continuation
+# lines) / in the scdoc source ("*-f, --format* _FMT_" and its indented lines).
+help_entry() { awk -v o="  $1 " 'index($0, o) == 1 { on = 1; print; next } /^  -/ { on = 0 } on' "$2"; }
+page_entry() { awk -v o="*$1" 'index($0, o) == 1 { on = 1; next } !/^\t/ { on = 0 } on' "$2"; }
+formats_in() { grep -oiwE 'qcow2|raw' | tr 'A-Z' 'a-z' | sort -u | tr '\n' ' '; }
+for t in imgmend-check imgmend-repair imgmend-rebase imgmend-map; do
+    page="$IMGMEND_SOURCE_DIR/man/$t.1.scd"
+    help=$(help_entry -f "$t.help")
+    [ -n "$help" ] || fail "no -f entry in $t --help"
+    [ -n "$(page_entry -f "$page")" ] || fail "no -f entry in man/$t.1.scd"
+    assert_eq "$(page_entry -f "$page" | formats_in)" "$(formats_in <<< "$help")" "formats of $t -f in the man page and in --help"
+done
+# imgmend-rebase -U leaves the overlay locked, as its man page says.
+help_entry -U imgmend-rebase.help | grep -q 'backing' ||
+    fail "imgmend-rebase --help: -U does not say it concerns the backing files: $(help_entry -U imgmend-rebase.help)"
+pass
+
 if [ ${#MISSING[@]} -gt 0 ]; then
     fail "options in --help but not in the man page: $(printf '%s; ' "${MISSING[@]}")"
 fi

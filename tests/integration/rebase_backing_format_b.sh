@@ -1,5 +1,6 @@
 #!/bin/bash
-# -B FMT is a synonym of -F FMT (the synopsis: [-F FMT | -B FMT]).
+# -B FMT is a synonym of -F FMT (the synopsis: [-F FMT | -B FMT]); both may
+# be given when they agree.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_rebase.sh"
 
@@ -16,4 +17,12 @@ cp ov.qcow2 ov-B.qcow2
 pass
 expect_backing ov-B.qcow2 new.qcow2 qcow2
 expect_guest before.raw ov-B.qcow2
+
+# Both, naming the same format: accepted (two different ones are refused,
+# see rebase_bad_input.sh).
+cp ov.qcow2 ov-FB.qcow2
+"$REBASE" -b new.qcow2 -F qcow2 -B qcow2 ov-FB.qcow2 2> FB.err || { cat FB.err >&2; fail "imgmend-rebase -F qcow2 -B qcow2"; }
+pass
+expect_backing ov-FB.qcow2 new.qcow2 qcow2
+expect_guest before.raw ov-FB.qcow2
 finish

@@ -37,6 +37,15 @@ expect_refused "loop|own backing" base.qcow2 -U -b "$T/ov.qcow2" -F qcow2
 qemu-img create -q -f raw plain.raw 1M
 expect_refused "qcow2" plain.raw -b base.qcow2 -F qcow2
 expect_refused "qcow2" ov.qcow2 -f raw -b base.qcow2 -F qcow2
+# Conflicting options, refused before the overlay is opened: -F and -B
+# naming two formats, in either mode; -u with -c (an unsafe rebase copies
+# nothing to compress).
+expect_refused "-F qcow2 and -B raw name different" ov.qcow2 -b new.qcow2 -F qcow2 -B raw
+expect_refused "-F raw and -B qcow2 name different" ov.qcow2 -u -b new.qcow2 -B qcow2 -F raw
+assert_eq 1 "$(grep -c . refused.err)" "lines on stderr for -F raw -B qcow2"
+expect_refused "-c cannot be used with -u" ov.qcow2 -u -c -b new.qcow2 -F qcow2
+expect_refused "-c cannot be used with -u" ov.qcow2 -c -u -b ""
+assert_eq 1 "$(grep -c . refused.err)" "lines on stderr for -u -c"
 rc=0
 "$REBASE" -b base.qcow2 -F qcow2 nothing.qcow2 2> refused.err || rc=$?
 if [ "$rc" = 0 ] || ! grep -q "^imgmend-rebase: error: .*nothing.qcow2" refused.err; then

@@ -9,6 +9,7 @@
 #include "io/write_plan.hpp"
 #include "repair/repair.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -59,6 +60,10 @@ int exit_code_for(Verdict v)
     default: return to_int(ExitCode::ok);
     }
 }
+
+// --jobs: enough for any machine, few enough that a typo cannot start
+// millions of threads.
+constexpr long long max_jobs = 1024;
 
 struct Outcome {
     std::string path;
@@ -167,38 +172,50 @@ int batch_main(int argc, char** argv)
                         "Check every qcow2 image under PATHs in parallel, skipping images in use (for cron).",
                         Positionals::many_paths);
     parser.options().add_options()
-        ("jobs,j", po::value<unsigned>()->default_value(std::max(1u, std::thread::hardware_concurrency())),
-         "images checked at once")
+        // Signed, so that -j -1 reaches the range check instead of wrapping.
+        ("jobs,j",
+         po::value<long long>()->default_value(std::clamp<long long>(std::thread::hardware_concurrency(), 1, max_jobs)),
+         "images checked at once, 1 to 1024 (default: the number of CPUs)")
         ("repair-leaks", "repair leaks (only leaks, only on images not in use)")
         ("output", po::value<std::string>()->default_value("human"), "human or jsonl");
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
     std::string output = vm["output"].as<std::string>();
-    if (output != "human" && output != "jsonl") {
-        print_error(tool, fmt::format("--output must be human or jsonl, not '{}'", output));
-        return to_int(ExitCode::usage);
-    }
+    if (output != "human" && output != "jsonl")
+        return usage_error(tool, fmt::format("--output must be human or jsonl, not '{}'", output));
     bool jsonl = output == "jsonl";
     bool repair = vm.count("repair-leaks") > 0;
-    unsigned jobs = std::max(1u, vm["jobs"].as<unsigned>());
+    long long jobs = vm["jobs"].as<long long>();
+    if (jobs < 1 || jobs > max_jobs)
+        return usage_error(tool, fmt::format("--jobs must be between 1 and {}, not {}", max_jobs, jobs));
 
     FoundImages found = find_qcow2_images(vm["image"].as<std::vector<std::string>>());
     for (const auto& e : found.errors)
         print_error(tool, e);
+    for (const auto& w : found.warnings)
+        print_warning(tool, w);
 
+    // Lines come out in the sorted order of the images whatever the jobs'
+    // timing: an outcome waits until those before it are printed, and each
+    // is printed as soon as it can be (a cron log still grows as it goes).
     std::vector<Outcome> outcomes(found.images.size());
+    std::vector<bool> checked(found.images.size(), false);
+    size_t next_to_print = 0;
     std::atomic<size_t> next{0};
     std::mutex print_lock;
     auto worker = [&] {
         for (size_t i; (i = next++) < found.images.size();) {
-            outcomes[i] = check_one(found.images[i], repair);
+            Outcome outcome = check_one(found.images[i], repair);
             std::lock_guard<std::mutex> guard(print_lock);
-            print_outcome(outcomes[i], jsonl);
+            outcomes[i] = std::move(outcome);
+            checked[i] = true;
+            for (; next_to_print < outcomes.size() && checked[next_to_print]; ++next_to_print)
+                print_outcome(outcomes[next_to_print], jsonl);
         }
     };
     std::vector<std::thread> threads;
-    for (unsigned k = 0; k < std::min<size_t>(jobs, found.images.size()); ++k)
+    for (size_t k = 0; k < std::min<size_t>(static_cast<size_t>(jobs), found.images.size()); ++k)
         threads.emplace_back(worker);
     for (auto& t : threads)
         t.join();

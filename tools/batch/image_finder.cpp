@@ -33,13 +33,21 @@ FoundImages find_qcow2_images(const std::vector<std::string>& paths)
             found.errors.push_back(fmt::format("{}: {}", p, ec.message()));
             continue;
         }
+        // A file named on the command line was meant to be checked: if it is
+        // not a qcow2 image, the command line is wrong. Inside a folder,
+        // other files are expected and left alone.
         if (fs::is_regular_file(status)) {
             if (has_qcow2_magic(p))
                 found.images.push_back(p);
+            else
+                found.errors.push_back(fmt::format("{}: not a qcow2 image", p));
             continue;
         }
-        if (!fs::is_directory(status))
+        if (!fs::is_directory(status)) {
+            found.errors.push_back(fmt::format("{}: not a regular file or a folder", p));
             continue;
+        }
+        size_t before = found.images.size();
         fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
         for (; !ec && it != end; it.increment(ec)) {
             auto s = it->symlink_status(ec);
@@ -48,6 +56,8 @@ FoundImages find_qcow2_images(const std::vector<std::string>& paths)
         }
         if (ec)
             found.errors.push_back(fmt::format("{}: {}", p, ec.message()));
+        else if (found.images.size() == before)
+            found.warnings.push_back(fmt::format("{}: no qcow2 image in this folder", p));
     }
     std::sort(found.images.begin(), found.images.end());
     found.images.erase(std::unique(found.images.begin(), found.images.end()), found.images.end());

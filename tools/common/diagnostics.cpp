@@ -24,4 +24,10 @@ int fail_with(std::string_view tool, std::string_view message)
     return to_int(ExitCode::failed);
 }
 
+int usage_error(std::string_view tool, std::string_view message)
+{
+    print_error(tool, message);
+    return to_int(ExitCode::usage);
+}
+
 } // namespace imgmend::tools

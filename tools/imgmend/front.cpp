@@ -36,11 +36,42 @@ constexpr std::array commands{
 
 void print_help(std::FILE* out)
 {
-    fmt::print(out, "Usage: imgmend COMMAND [OPTIONS] IMAGE\n       imgmend --version\n\nCommands:\n");
+    fmt::print(out, "Usage: imgmend COMMAND [OPTIONS] IMAGE\n       imgmend help [COMMAND]\n       imgmend --version\n\n"
+                    "Commands:\n");
     for (const auto& c : commands)
         fmt::print(out, "  {:<8} {}\n", c.name, c.summary);
-    fmt::print(out, "  {:<8} {}\n", "help", "print this list");
-    fmt::print(out, "\n'imgmend COMMAND --help' shows a command's options; see imgmend(1).\n");
+    fmt::print(out, "  {:<8} {}\n", "help", "print this list, or with a COMMAND its options");
+    fmt::print(out, "\n'imgmend help COMMAND' or 'imgmend COMMAND --help' shows a command's options; see imgmend(1).\n");
+}
+
+const Command* find_command(std::string_view name)
+{
+    for (const auto& c : commands)
+        if (c.name == name)
+            return &c;
+    return nullptr;
+}
+
+int unknown_command(std::string_view name)
+{
+    return usage_error("imgmend", fmt::format("unknown command '{}' (try 'imgmend help')", name));
+}
+
+// imgmend help [COMMAND], as git: with a command, that command's --help.
+int help_main(int argc, char** argv)
+{
+    if (argc < 3 || std::string_view(argv[2]) == "help") {
+        print_help(stdout);
+        return to_int(ExitCode::ok);
+    }
+    if (argc > 3)
+        return usage_error("imgmend", "help takes one command at most (try 'imgmend help')");
+    const Command* command = find_command(argv[2]);
+    if (!command)
+        return unknown_command(argv[2]);
+    static char help_option[] = "--help";
+    std::array<char*, 3> words{argv[2], help_option, nullptr};
+    return command->run(2, words.data());
 }
 
 } // namespace
@@ -52,19 +83,15 @@ int front_main(int argc, char** argv)
         return to_int(ExitCode::usage);
     }
     std::string_view name = argv[1];
-    if (name == "help" || name == "--help" || name == "-h") {
-        print_help(stdout);
-        return to_int(ExitCode::ok);
-    }
+    if (name == "help" || name == "--help" || name == "-h")
+        return help_main(argc, argv);
     if (name == "--version" || name == "version") {
         fmt::print("imgmend {}\n", IMGMEND_VERSION);
         return to_int(ExitCode::ok);
     }
-    for (const auto& c : commands)
-        if (c.name == name)
-            return c.run(argc - 1, argv + 1);
-    print_error("imgmend", fmt::format("unknown command '{}' (try 'imgmend help')", name));
-    return to_int(ExitCode::usage);
+    if (const Command* command = find_command(name))
+        return command->run(argc - 1, argv + 1);
+    return unknown_command(name);
 }
 
 } // namespace imgmend::tools

@@ -40,17 +40,21 @@ int map_main(int argc, char** argv)
         ("output", po::value<std::string>()->default_value("human"), "human, json, joint or svg")
         ("start-offset", po::value<std::string>(), "first guest byte to map (size suffixes allowed)")
         ("max-length", po::value<std::string>(), "map at most this many bytes")
-        ("totals", "print bytes per class and a fragmentation figure instead of the extents");
+        ("totals", "print bytes per class and a fragmentation figure instead of the extents (human or json)");
     parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
         return *code;
     const auto& vm = parser.vm();
 
-    auto format = parse_map_format(vm["output"].as<std::string>());
-    if (!format) {
-        print_error(tool, fmt::format("--output must be human, json, joint or svg, not '{}'", vm["output"].as<std::string>()));
-        return to_int(ExitCode::usage);
-    }
+    const auto& output = vm["output"].as<std::string>();
+    auto format = parse_map_format(output);
+    if (!format)
+        return usage_error(tool, fmt::format("--output must be human, json, joint or svg, not '{}'", output));
+    // The totals are figures, not extents: there is no joint view or picture
+    // of them.
+    if (vm.count("totals") && *format != MapFormat::human && *format != MapFormat::json)
+        return usage_error(tool, fmt::format("--totals cannot be used with --output={}: totals print as human or json",
+                                             output));
     uint64_t start = 0;
     uint64_t max_length = UINT64_MAX;
     if (vm.count("start-offset")) {

@@ -21,13 +21,17 @@ int rebase_main(int argc, char** argv)
     OptionParser parser(tool, "[-f FMT] -b BACKING [-F FMT | -B FMT] [-u] [-c] [-p|--progress=json] [-q] [-U] IMAGE",
                         "Move a qcow2 overlay onto a new backing file (\"\" flattens it) without changing what the "
                         "guest reads.");
-    parser.add_image_options();
+    // Not add_image_options(): the overlay can only be qcow2, and -U leaves
+    // the overlay's write lock in place.
     parser.options().add_options()
+        ("format,f", po::value<std::string>(), "the overlay's format: must be qcow2 (probed when absent)")
+        ("force-share,U", "open the backing files without locks (the overlay is always locked)")
         ("backing,b", po::value<std::string>(), "the new backing file, as it will be stored (\"\": none)")
-        ("backing-format,F", po::value<std::string>(), "format of the new backing file (required with -b)")
-        (",B", po::value<std::string>(), "same as -F")
+        ("backing-format,F", po::value<std::string>(),
+         "format of the new backing file, qcow2 or raw (required unless -b \"\")")
+        (",B", po::value<std::string>(), "same as -F (with both, they must agree)")
         ("unsafe,u", "only rewrite the backing reference; compare and copy nothing")
-        ("compress,c", "write copied clusters compressed")
+        ("compress,c", "write copied clusters compressed (not with -u)")
         ("quiet,q", "print nothing but errors");
     parser.add_progress_option();
     if (auto code = parser.parse(argc, argv))
@@ -39,15 +43,22 @@ int rebase_main(int argc, char** argv)
 
     rebase::RebaseOptions options;
     options.backing = vm["backing"].as<std::string>();
-    std::string fmt_name = vm.count("backing-format") ? vm["backing-format"].as<std::string>()
-                           : vm.count("-B")           ? vm["-B"].as<std::string>()
-                                                      : "";
-    if (!fmt_name.empty()) {
-        auto f = formats::parse_format(fmt_name);
+    // -B is our synonym of -F (qemu-img rebase has no -B): both may be
+    // given, but not naming two formats.
+    for (const char* key : {"backing-format", "-B"}) {
+        if (!vm.count(key) || vm[key].as<std::string>().empty())
+            continue;
+        auto f = formats::parse_format(vm[key].as<std::string>());
         if (!f)
             return fail_with(tool, f.error().message);
+        if (options.backing_format && *options.backing_format != *f)
+            return usage_error(tool, fmt::format("-F {} and -B {} name different backing formats (-B is the same as -F)",
+                                                 vm["backing-format"].as<std::string>(), vm["-B"].as<std::string>()));
         options.backing_format = *f;
     }
+    // Unsafe mode copies nothing, so there would be nothing to compress.
+    if (vm.count("unsafe") && vm.count("compress"))
+        return usage_error(tool, "-c cannot be used with -u: an unsafe rebase copies no data to compress");
     options.mode = vm.count("unsafe") ? rebase::Mode::unsafe : rebase::Mode::safe;
     options.compress = vm.count("compress") ? rebase::Compress::yes : rebase::Compress::no;
     options.backing_lock = vm.count("force-share") ? io::LockMode::none : io::LockMode::shared_read;
