@@ -80,9 +80,6 @@ done
 scd_section() { awk -v h="# $1" '$0 == h { on = 1; next } /^# / { on = 0 } on' "$2"; }
 man_section() { awk -v h="$1" '$0 == h { on = 1; next } /^[A-Z]/ { on = 0 } on' "$2"; }
 for t in "${TOOLS[@]}"; do
-    # man/imgmend-repair.1.scd is being rewritten on another branch; its
-    # EXIT STATUS and EXAMPLES are still prose.
-    [ "$t" != imgmend-repair ] || continue
     scd="$SRC/man/$t.1.scd"
     codes=$(scd_section "EXIT STATUS" "$scd" | grep -oE '\*[0-9]+\*' | tr -d '*' | sort -un)
     [ -n "$codes" ] || fail "$t.1.scd: no exit code (*N*) in EXIT STATUS"

@@ -89,9 +89,7 @@ pass
 # tool's phases, and the README's example line is a real check line.
 # progress_entry PAGE: the --progress entry of a man page's source.
 progress_entry() { awk 'index($0, "*-p*, *--progress*") == 1 { on = 1; next } !/^\t/ { on = 0 } on' "$1"; }
-# man/imgmend-repair.1.scd is being rewritten on another branch: its entry
-# is left to that change; the README covers repair.
-for tool in imgmend-check imgmend-map imgmend-rebase; do
+for tool in imgmend-check imgmend-repair imgmend-map imgmend-rebase; do
     entry=$(progress_entry "$IMGMEND_SOURCE_DIR/man/$tool.1.scd")
     [ -n "$entry" ] || fail "no --progress entry in man/$tool.1.scd"
     for phase in ${TOOL_PHASES[$tool]}; do
