@@ -17,11 +17,11 @@ OptionParser::OptionParser(std::string tool, std::string usage, std::string summ
     options_.add_options()("help,h", "print this help and exit");
 }
 
-void OptionParser::add_image_options()
+void OptionParser::add_image_options(const char* force_share_help)
 {
     options_.add_options()
         ("format,f", po::value<std::string>(), "image format (qcow2 or raw); probed when absent")
-        ("force-share,U", "open without taking qemu's image locks");
+        ("force-share,U", force_share_help);
 }
 
 void OptionParser::add_progress_option()

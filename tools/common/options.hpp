@@ -19,7 +19,7 @@ public:
 
     po::options_description& options() { return options_; }
     // Adds -f/--format and -U/--force-share.
-    void add_image_options();
+    void add_image_options(const char* force_share_help = "open without taking qemu's image locks");
     // Adds -p / --progress[=bar|json].
     void add_progress_option();
 

@@ -86,7 +86,7 @@ int repair_main(int argc, char** argv)
     OptionParser parser(tool, "-r leaks|all [-f FMT] [--output=human|json] [--dry-run] [--undo-file=FILE] [-p|--progress=json] IMAGE\n"
                               "       imgmend-repair --undo FILE IMAGE",
                         "Repair a qcow2 image as qemu-img check -r does, never losing data, crash safe at every write.");
-    parser.add_image_options();
+    parser.add_image_options("only with --dry-run: open without taking qemu's image locks");
     parser.options().add_options()
         ("repair,r", po::value<std::string>(), "leaks (lower refcounts that are too high) or all")
         ("output", po::value<std::string>()->default_value("human"), "human or json")
