@@ -18,7 +18,7 @@ size_t DataClusterCounter::count_run(const uint8_t* table, size_t first, size_t 
     // Everything the loop touches is a local: the stores into the counts
     // (bytes) could otherwise alias it and force reloads on every entry.
     const uint64_t* metadata = metadata_use_.words();
-    const uint64_t clusters = counts_.size();
+    const uint64_t clusters = file_clusters_;
     const uint32_t bits = cluster_bits_;
     // Anything but an aligned, uncompressed cluster with no reserved bit:
     // one test (the zero flag, bit 0, is fine: preallocated zero clusters

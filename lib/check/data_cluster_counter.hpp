@@ -25,8 +25,12 @@ struct RunFigures {
 
 class DataClusterCounter {
 public:
+    // `counts` is sized for the file when the counter is made: the clusters
+    // it grows by later (for references ending less than a cluster past the
+    // end of the file) still lie beyond the file for a whole data cluster.
     DataClusterCounter(ClusterCounts& counts, const ClusterBits& metadata_use, bool shareable, uint32_t cluster_bits)
-        : counts_(counts), metadata_use_(metadata_use), shareable_(shareable), cluster_bits_(cluster_bits)
+        : counts_(counts), metadata_use_(metadata_use), shareable_(shareable), cluster_bits_(cluster_bits),
+          file_clusters_(counts.size())
     {
     }
 
@@ -40,6 +44,7 @@ private:
     const ClusterBits& metadata_use_;
     bool shareable_;
     uint32_t cluster_bits_;
+    uint64_t file_clusters_;
 };
 
 } // namespace imgmend::check
