@@ -2,6 +2,7 @@
 // clusters of a 1 TiB image, whatever it holds.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,20 +21,22 @@ public:
         words_.resize((clusters + 63) / 64, 0);
     }
     const uint64_t* words() const { return words_.data(); }
-    // The first set cluster at or after `from`; size() when there is none.
-    uint64_t next(uint64_t from) const
+    // The first set cluster at or after `from` and before `limit`; size()
+    // when there is none.
+    uint64_t next(uint64_t from, uint64_t limit = ~uint64_t{0}) const
     {
-        if (from >= size_)
+        limit = std::min(limit, size_);
+        if (from >= limit)
             return size_;
-        uint64_t w = from / 64;
+        uint64_t w = from / 64, last_word = (limit - 1) / 64;
         uint64_t bits = words_[w] & (~uint64_t{0} << (from % 64));
         while (bits == 0) {
-            if (++w == words_.size())
+            if (++w > last_word)
                 return size_;
             bits = words_[w];
         }
         uint64_t c = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
-        return c < size_ ? c : size_;
+        return c < limit ? c : size_;
     }
 
 private:

@@ -1,6 +1,7 @@
 // A value for some of an image's host clusters: the on-disk refcounts that
-// disagree with the count, the refcounts a repair plans. A hash map while
-// they are few; past one cluster in 32, a bit per cluster plus the values
+// disagree with the count, the refcounts a repair plans. A bit per cluster
+// says which have one (a miss, the common answer, costs a bit test); the
+// values sit in a hash map while they are few, and past one cluster in 32
 // packed at the image's refcount width (ClusterCounts), so a damaged 1 TiB
 // image with 16 M disagreeing refcounts costs ~18 MiB, not ~700.
 #pragma once
@@ -27,8 +28,9 @@ public:
     void set(uint64_t cluster, uint64_t value);
     uint64_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
-    // The smallest cluster at or after `from` that has a value; `none` if none.
-    uint64_t next(uint64_t from) const;
+    // The smallest cluster at or after `from` (and before `limit`) that has a
+    // value; `none` if none.
+    uint64_t next(uint64_t from, uint64_t limit = none) const;
     // f(cluster, value) for each, in increasing cluster order.
     template <typename F>
     void for_each(F&& f) const
@@ -39,18 +41,19 @@ public:
 
 private:
     void go_dense();
-    const std::vector<uint64_t>& sorted_sparse() const;
+    const std::vector<uint64_t>& sorted_outside() const;
 
     uint32_t order_;
     uint64_t clusters_;
     uint64_t size_ = 0;
     bool dense_ = false;
-    // Everything while sparse; once dense, what the packed values cannot
-    // hold (clusters past `clusters_`, values wider than the width).
+    // Every value while sparse; once dense, those the packed values cannot
+    // hold (values wider than the width). Clusters past `clusters_` always.
     std::unordered_map<uint64_t, uint64_t> sparse_;
-    ClusterBits present_{0};
-    ClusterCounts values_{0, 0};
-    mutable std::vector<uint64_t> sorted_; // keys of sparse_, for next()
+    ClusterBits present_;        // clusters below `clusters_` that have a value
+    ClusterCounts values_{0, 0}; // once dense
+    uint64_t outside_ = 0;       // keys of sparse_ at or past `clusters_`
+    mutable std::vector<uint64_t> sorted_; // those keys, sorted, for next()
     mutable bool sorted_valid_ = true;
 };
 

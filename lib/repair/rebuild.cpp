@@ -233,7 +233,7 @@ Result<void> Planner::rebuild_refcounts()
              ++it)
             settle(*it);
         for (const check::ClusterValues* list : {&state_.on_disk_mismatches, &kept})
-            for (uint64_t c = list->next(first); c < end; c = list->next(c + 1))
+            for (uint64_t c = list->next(first, end); c != check::ClusterValues::none; c = list->next(c + 1, end))
                 settle(c);
         out_.plan.write(cluster * cs, std::move(block), fmt::format("new refcount block {}", t));
     }

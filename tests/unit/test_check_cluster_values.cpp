@@ -29,6 +29,9 @@ void agree(const ClusterValues& v, const std::map<uint64_t, uint64_t>& ref, uint
             REQUIRE(*got == it->second);
         auto after = ref.lower_bound(c);
         REQUIRE(v.next(c) == (after == ref.end() ? ClusterValues::none : after->first));
+        // Bounded: only what lies before the limit.
+        uint64_t limit = c + 1 + c % 200;
+        REQUIRE(v.next(c, limit) == (after == ref.end() || after->first >= limit ? ClusterValues::none : after->first));
     }
 }
 
