@@ -41,11 +41,15 @@ assert_eq "... and $((LEAKS - LISTED)) more findings, not listed (the counts bel
     "$(tail -n 1 human.err)" "last line of the findings"
 assert_eq "$LISTED" "$(grep -c '^Leaked cluster' human.err)" "finding lines on stderr"
 
-# Memory stays bounded: well under what 100,000 findings per 1 KiB would take.
-/usr/bin/time -o rss.txt -f '%M' "$CHECK" --output=json many.qcow2 > /dev/null 2>&1 || true
-RSS=$(tail -n 1 rss.txt)
-[ "$RSS" -lt 200000 ] || fail "imgmend-check used $RSS KiB"
-pass
+# Memory stays bounded: well under what 100,000 findings per 1 KiB would
+# take (not measured under AddressSanitizer, whose shadow and quarantine
+# memory swamp the figure).
+if ! ldd "$CHECK" | grep -q libasan; then
+    /usr/bin/time -o rss.txt -f '%M' "$CHECK" --output=json many.qcow2 > /dev/null 2>&1 || true
+    RSS=$(tail -n 1 rss.txt)
+    [ "$RSS" -lt 200000 ] || fail "imgmend-check used $RSS KiB"
+    pass
+fi
 
 # Repair frees all of them, listed or not.
 "$REPAIR" -r leaks --output=json many.qcow2 > repair.json 2> repair.err || fail "imgmend-repair -r leaks: $(tail -3 repair.err)"
