@@ -1,4 +1,5 @@
 #include "fixtures/doctest_printers.hpp"
+#include "fixtures/header_fields.hpp"
 #include "qcow2/header.hpp"
 #include "qcow2/limits.hpp"
 #include "util/cursor.hpp"
@@ -47,24 +48,7 @@ std::vector<uint8_t> serialize(const Header& h, size_t size = 512)
 
 void check_same(const Header& a, const Header& b)
 {
-    CHECK(a.version == b.version);
-    CHECK(a.backing_file_offset == b.backing_file_offset);
-    CHECK(a.backing_file_size == b.backing_file_size);
-    CHECK(a.cluster_bits == b.cluster_bits);
-    CHECK(a.size == b.size);
-    CHECK(a.crypt_method == b.crypt_method);
-    CHECK(a.l1_size == b.l1_size);
-    CHECK(a.l1_table_offset == b.l1_table_offset);
-    CHECK(a.refcount_table_offset == b.refcount_table_offset);
-    CHECK(a.refcount_table_clusters == b.refcount_table_clusters);
-    CHECK(a.nb_snapshots == b.nb_snapshots);
-    CHECK(a.snapshots_offset == b.snapshots_offset);
-    CHECK(a.incompatible_features == b.incompatible_features);
-    CHECK(a.compatible_features == b.compatible_features);
-    CHECK(a.autoclear_features == b.autoclear_features);
-    CHECK(a.refcount_order == b.refcount_order);
-    CHECK(a.header_length == b.header_length);
-    CHECK(a.compression_type == b.compression_type);
+    test::check_same_header(a, b, test::BackingFields::compared);
 }
 
 struct BadHeader {
