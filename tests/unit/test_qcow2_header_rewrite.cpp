@@ -3,8 +3,8 @@
 // header and extension parsers (and Image::open), so what is tested is what
 // a reader of the image sees.
 #include "fixtures/doctest_printers.hpp"
-#include "fixtures/qcow2_builder.hpp"
 #include "fixtures/header_fields.hpp"
+#include "fixtures/qcow2_builder.hpp"
 #include "qcow2/extensions.hpp"
 #include "qcow2/header_rewrite.hpp"
 #include "qcow2/image.hpp"
