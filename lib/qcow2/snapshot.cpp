@@ -12,7 +12,23 @@ using util::Errc;
 using util::fail;
 
 namespace {
-constexpr uint64_t fixed_entry_bytes = 40;
+constexpr uint64_t fixed_entry_bytes = snapshot_entry_fixed_bytes;
+}
+
+SnapshotEntryHead decode_snapshot_entry_head(std::span<const uint8_t> fixed)
+{
+    util::Cursor c(fixed);
+    SnapshotEntryHead h;
+    h.l1_table_offset = c.be64();
+    h.l1_size = c.be32();
+    h.id_size = c.be16();
+    h.name_size = c.be16();
+    h.date_sec = c.be32();
+    h.date_nsec = c.be32();
+    h.vm_clock_nsec = c.be64();
+    h.vm_state_size32 = c.be32();
+    h.extra_data_size = c.be32();
+    return h;
 }
 
 io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header& header)
@@ -30,18 +46,17 @@ io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header
         if (!util::range_within(pos, fixed_entry_bytes, dev.size()))
             return fail(Errc::truncated, "snapshot table entry {} at {:#x} extends beyond end of file", i, pos);
         TRY(dev.read(pos, fixed));
-        util::Cursor c(fixed);
+        SnapshotEntryHead head = decode_snapshot_entry_head(fixed);
+        uint16_t id_size = head.id_size, name_size = head.name_size;
         Snapshot s;
         s.entry_offset = pos;
-        s.l1_table_offset = c.be64();
-        s.l1_size = c.be32();
-        uint16_t id_size = c.be16();
-        uint16_t name_size = c.be16();
-        s.date_sec = c.be32();
-        s.date_nsec = c.be32();
-        s.vm_clock_nsec = c.be64();
-        s.vm_state_size = c.be32();
-        s.extra_data_size = c.be32();
+        s.l1_table_offset = head.l1_table_offset;
+        s.l1_size = head.l1_size;
+        s.date_sec = head.date_sec;
+        s.date_nsec = head.date_nsec;
+        s.vm_clock_nsec = head.vm_clock_nsec;
+        s.vm_state_size = head.vm_state_size32;
+        s.extra_data_size = head.extra_data_size;
         if (s.extra_data_size > max_snapshot_extra)
             return util::Unexpected{util::Error{
                 Errc::corrupt_metadata,

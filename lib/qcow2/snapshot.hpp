@@ -19,6 +19,7 @@
 #include "qcow2/header.hpp"
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,21 @@ struct SnapshotTable {
 // extra data above qemu's 1024-byte cap) are errors; semantic ones (a bad
 // L1 offset) are left to the checker.
 io::Result<SnapshotTable> read_snapshot_table(io::BlockDevice& dev, const Header& header);
+
+// The fixed part that opens every entry (bytes 0..39 above), as stored.
+inline constexpr uint64_t snapshot_entry_fixed_bytes = 40;
+struct SnapshotEntryHead {
+    uint64_t l1_table_offset;
+    uint32_t l1_size;
+    uint16_t id_size;
+    uint16_t name_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint32_t vm_state_size32;
+    uint32_t extra_data_size;
+};
+// `fixed` holds snapshot_entry_fixed_bytes bytes.
+SnapshotEntryHead decode_snapshot_entry_head(std::span<const uint8_t> fixed);
 
 } // namespace imgmend::qcow2

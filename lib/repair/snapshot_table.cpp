@@ -1,6 +1,7 @@
 #include "repair/snapshot_table.hpp"
 
 #include "qcow2/limits.hpp"
+#include "qcow2/snapshot.hpp"
 #include "util/checked.hpp"
 #include "util/cursor.hpp"
 
@@ -14,7 +15,7 @@ using util::fail;
 
 namespace {
 
-constexpr uint64_t fixed_entry_bytes = 40;
+constexpr uint64_t fixed_entry_bytes = qcow2::snapshot_entry_fixed_bytes;
 constexpr uint64_t written_extra_bytes = 24; // VM state size, disk size, icount
 constexpr uint64_t complete_extra_bytes = 16; // what version 3 requires
 
@@ -34,18 +35,17 @@ Result<SalvagedTable> salvage_snapshot_table(io::BlockDevice& dev, const qcow2::
             return fail(Errc::truncated, "snapshot table entry {} at {:#x} extends beyond end of file", i, pos);
         std::vector<uint8_t> fixed(fixed_entry_bytes);
         TRY(dev.read(pos, fixed));
-        util::Cursor c(fixed);
+        qcow2::SnapshotEntryHead head = qcow2::decode_snapshot_entry_head(fixed);
+        uint16_t id_size = head.id_size, name_size = head.name_size;
         SalvagedSnapshot s;
         s.entry_offset = pos;
-        s.l1_table_offset = c.be64();
-        s.l1_size = c.be32();
-        uint16_t id_size = c.be16();
-        uint16_t name_size = c.be16();
-        s.date_sec = c.be32();
-        s.date_nsec = c.be32();
-        s.vm_clock_nsec = c.be64();
-        s.vm_state_size32 = c.be32();
-        s.extra_data_size = c.be32();
+        s.l1_table_offset = head.l1_table_offset;
+        s.l1_size = head.l1_size;
+        s.date_sec = head.date_sec;
+        s.date_nsec = head.date_nsec;
+        s.vm_clock_nsec = head.vm_clock_nsec;
+        s.vm_state_size32 = head.vm_state_size32;
+        s.extra_data_size = head.extra_data_size;
         // Bounded: 40 + 2^32 + 2 * 2^16 cannot overflow, and the range is
         // checked against the file before anything is allocated.
         uint64_t variable = uint64_t{s.extra_data_size} + id_size + name_size;
